@@ -1,0 +1,1 @@
+"""Statistics shared by all tasks: bootstrap CIs, correlations, OLS, text features."""

@@ -1,0 +1,140 @@
+"""Aggregations with uncertainty. Every metric a task reports goes through here, so CIs are uniform."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+
+class MetricValue(BaseModel):
+    """A reported number with its 95% interval and sample size."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def _clean(values: Sequence[float | None]) -> np.ndarray:
+    arr = np.array([v for v in values if v is not None], dtype=float)
+    return arr[np.isfinite(arr)]
+
+
+def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], float] = np.mean,
+                 n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float | None, float | None]:
+    """Percentile bootstrap, vectorised; seeded so results.json is reproducible."""
+    arr = _clean(values)
+    if arr.size < 2:
+        return None, None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, arr.size, size=(n_boot, arr.size))
+    if stat is np.mean:
+        stats = arr[idx].mean(axis=1)
+    else:
+        stats = np.array([stat(arr[i]) for i in idx])
+    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def mean(values: Sequence[float | None], seed: int = 0) -> MetricValue:
+    arr = _clean(values)
+    if arr.size == 0:
+        return MetricValue(value=None, n=0)
+    lo, hi = bootstrap_ci(arr, seed=seed)
+    return MetricValue(value=float(arr.mean()), ci_low=lo, ci_high=hi, n=int(arr.size),
+                       extra={"std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0})
+
+
+def rate(flags: Sequence[bool | None], seed: int = 0) -> MetricValue:
+    """Share of True among non-missing flags, with bootstrap CI."""
+    return mean([None if f is None else float(bool(f)) for f in flags], seed=seed)
+
+
+def _paired(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [(a, b) for a, b in zip(x, y) if a is not None and b is not None
+             and math.isfinite(a) and math.isfinite(b)]
+    if not pairs:
+        return np.array([]), np.array([])
+    a, b = zip(*pairs)
+    return np.array(a, dtype=float), np.array(b, dtype=float)
+
+
+def _fisher_ci(r: float, n: int) -> tuple[float | None, float | None]:
+    if n <= 3 or abs(r) >= 1:
+        return None, None
+    z, se = math.atanh(r), 1 / math.sqrt(n - 3)
+    return math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
+
+
+def pearson(x: Sequence[float | None], y: Sequence[float | None]) -> MetricValue:
+    """Pearson r with Fisher-z 95% CI and p-value."""
+    from scipy import stats as sps
+
+    a, b = _paired(x, y)
+    if a.size < 3 or a.std() == 0 or b.std() == 0:
+        return MetricValue(value=None, n=int(a.size), extra={"reason": "fewer than 3 pairs or constant input"})
+    r, p = sps.pearsonr(a, b)
+    lo, hi = _fisher_ci(float(r), a.size)
+    return MetricValue(value=float(r), ci_low=lo, ci_high=hi, n=int(a.size), extra={"p": float(p)})
+
+
+def spearman(x: Sequence[float | None], y: Sequence[float | None]) -> MetricValue:
+    """Spearman rho with Fisher-z 95% CI (Bonett–Wright variance) and p-value."""
+    from scipy import stats as sps
+
+    a, b = _paired(x, y)
+    if a.size < 3 or a.std() == 0 or b.std() == 0:
+        return MetricValue(value=None, n=int(a.size), extra={"reason": "fewer than 3 pairs or constant input"})
+    rho, p = sps.spearmanr(a, b)
+    rho = float(rho)
+    lo = hi = None
+    if a.size > 3 and abs(rho) < 1:
+        z, se = math.atanh(rho), math.sqrt((1 + rho * rho / 2) / (a.size - 3))
+        lo, hi = math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
+    return MetricValue(value=rho, ci_low=lo, ci_high=hi, n=int(a.size), extra={"p": float(p)})
+
+
+def distribution(values: Sequence[Any], support: Sequence[Any]) -> dict[str, float]:
+    """Share of each support value (missing values excluded)."""
+    vals = [v for v in values if v is not None]
+    n = len(vals) or 1
+    return {str(s): sum(1 for v in vals if v == s) / n for s in support}
+
+
+def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
+        clusters: Sequence[Any] | None = None) -> dict[str, Any]:
+    """OLS with an intercept; cluster-robust SEs when ``clusters`` is given (statsmodels).
+
+    Returns {"coef": {name: {"b", "se", "p", "ci_low", "ci_high"}}, "n", "r2"}; rows with any
+    missing value are dropped; constant regressors are dropped and listed under "dropped".
+    """
+    import pandas as pd
+    import statsmodels.api as sm
+
+    df = pd.DataFrame({"y": list(y), **{k: list(v) for k, v in X.items()}})
+    if clusters is not None:
+        df["_cluster"] = list(clusters)
+    df = df.dropna()
+    names = [k for k in X if df[k].nunique() > 1]
+    dropped = [k for k in X if k not in names]
+    if len(df) <= len(names) + 1 or not names:
+        return {"coef": {}, "n": int(len(df)), "r2": None, "dropped": dropped,
+                "reason": "too few rows or no varying regressor"}
+    exog = sm.add_constant(df[names].astype(float), has_constant="add")
+    model = sm.OLS(df["y"].astype(float), exog)
+    if clusters is not None and df["_cluster"].nunique() > 1:
+        codes = pd.factorize(df["_cluster"])[0]
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": codes})
+    else:
+        fit = model.fit()
+    ci = fit.conf_int()
+    coef = {
+        name: {"b": float(fit.params[name]), "se": float(fit.bse[name]), "p": float(fit.pvalues[name]),
+               "ci_low": float(ci.loc[name, 0]), "ci_high": float(ci.loc[name, 1])}
+        for name in ["const", *names]
+    }
+    return {"coef": coef, "n": int(fit.nobs), "r2": float(fit.rsquared), "dropped": dropped,
+            "cov_type": "cluster" if clusters is not None else "nonrobust"}

@@ -1,0 +1,53 @@
+"""`vbench` entry point: one sub-command module per concern, each adding its own parser."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from vbench.errors import VbenchError
+from vbench.registry.core import UnknownNameError
+
+# Each module defines add_parser(subparsers) and sets a `func(args) -> int` default.
+COMMAND_MODULES = [
+    "vbench.cli.eval_cmd",
+    "vbench.cli.ls_cmd",
+    "vbench.cli.demo_cmd",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line + exit 2, like every other usage error
+        self.exit(2, f"vbench: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vbench", description="Evaluate vision-language models on visual personas and values.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=os.environ.get("VBENCH_LOGLEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UnknownNameError as exc:
+        print(f"vbench: error: {exc}", file=sys.stderr)
+        return 2
+    except VbenchError as exc:
+        print(f"vbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("vbench: interrupted; finished samples are kept, re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

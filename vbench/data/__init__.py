@@ -1,0 +1,1 @@
+"""Datasets: loading (local or Hub), builders (avatars, screenshot corpus) and Hub publishing."""

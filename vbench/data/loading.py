@@ -1,0 +1,69 @@
+"""Load any tabular/image dataset a task may be pointed at, with `datasets`.
+
+Accepted: a Hub id (``org/name``), a local folder in the HF ``imagefolder`` layout (images +
+metadata.jsonl/csv with ``file_name``), a folder written by ``save_to_disk``, or parquet files.
+Images are left undecoded (bytes/path) so a corrupt file is found per sample, not mid-batch.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+from vbench.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def _pick_split(obj, split: str):
+    import datasets
+
+    if isinstance(obj, (datasets.DatasetDict, dict)):
+        if split in obj:
+            return obj[split]
+        if len(obj) == 1:
+            return next(iter(obj.values()))
+        raise UsageError(f"dataset has splits {', '.join(obj)}; none is {split!r}")
+    return obj
+
+
+def load_rows(spec: str, split: str = "train"):
+    """Return a ``datasets.Dataset`` for ``spec`` (see module doc); UsageError when it cannot be had."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    path = Path(spec).expanduser()
+    try:
+        if path.is_dir():
+            if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+                ds = _pick_split(datasets.load_from_disk(str(path)), split)
+            elif any((path / m).exists() for m in ("metadata.jsonl", "metadata.csv", "metadata.parquet")):
+                ds = datasets.load_dataset("imagefolder", data_dir=str(path), split="train")
+            elif list(path.glob("**/*.parquet")):
+                files = sorted(str(p) for p in path.glob("**/*.parquet"))
+                ds = datasets.load_dataset("parquet", data_files=files, split="train")
+            else:
+                raise UsageError(f"{path} is a folder but holds no metadata.jsonl/csv, parquet files or saved dataset")
+        elif path.suffix == ".parquet":
+            if not path.exists():
+                raise UsageError(f"dataset file not found: {path}")
+            ds = datasets.load_dataset("parquet", data_files=str(path), split="train")
+        elif spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+            ds = _pick_split(datasets.load_dataset(spec), split)
+        else:
+            raise UsageError(f"dataset not found: {spec!r} is neither a local folder/parquet file nor a Hub id (org/name)")
+    except UsageError:
+        raise
+    except Exception as exc:  # network down, unknown repo, unreadable files
+        raise UsageError(
+            f"cannot load dataset {spec!r} ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}). "
+            "Pass a local folder with --dataset, or build one (`vbench data --help`)") from None
+    if "image" in ds.column_names and isinstance(ds.features.get("image"), datasets.Image):
+        ds = ds.cast_column("image", datasets.Image(decode=False))
+    return ds
+
+
+def require_columns(ds, spec: str, required: Iterable[str]) -> None:
+    missing = [c for c in required if c not in ds.column_names]
+    if missing:
+        raise UsageError(f"dataset {spec!r} has no column {missing[0]!r} (columns: {', '.join(ds.column_names)})")

@@ -1,0 +1,208 @@
+"""`vbench.evaluate`: the Python API behind `vbench eval`.
+
+Order matters for "nothing half-written": names, arguments, models (cheap construction) and every
+sample are validated before the output folder is touched; weights load only on the first cache miss.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from vbench.args import parse_kv, redact, validate_args
+from vbench.errors import UsageError
+from vbench.images import ImageStore, default_store, default_store_dir
+from vbench.registry import TASKS
+from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
+from vbench.runners.base import Runner
+from vbench.runners.cache import ResponseCache
+from vbench.runners.factory import build_runner
+from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
+from vbench.samples_log import SamplesLog
+from vbench.tasks.base import Task, TaskContext, stable_hash
+from vbench.types import GenParams, Record
+from vbench.version import __version__, git_commit
+
+_GEN_KEYS = set(GenParams.model_fields)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "model"
+
+
+def parse_gen_kwargs(text: str | dict | None) -> dict[str, Any]:
+    raw = parse_kv(text, "--gen_kwargs")
+    unknown = set(raw) - _GEN_KEYS
+    if unknown:
+        raise UsageError(f"--gen_kwargs: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_GEN_KEYS))})")
+    if "stop" in raw and isinstance(raw["stop"], str):
+        raw["stop"] = tuple(s for s in raw["stop"].split("|") if s)
+    checked = validate_args(GenParams, raw, "--gen_kwargs")
+    return {k: getattr(checked, k) for k in raw}
+
+
+def build_task(name: str, task_args: str | dict | None, ctx: TaskContext) -> Task:
+    cls = TASKS.get(name)
+    options = validate_args(cls.Options, parse_kv(task_args, "--task_args"), "--task_args")
+    return cls(options, ctx)
+
+
+def _model_spec(name: str, runner: Runner) -> ModelSpec:
+    return ModelSpec(name=name, backend=runner.backend, model_id=runner.model_name,
+                     model_args=redact(runner.args.model_dump(mode="json")), fingerprint=runner.fingerprint,
+                     revision=getattr(runner.args, "revision", None))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def evaluate(
+    model: str = "hf",
+    model_args: str | dict | None = None,
+    tasks: str | list[str] = (),
+    *,
+    model_roles: dict[str, tuple[str, str | dict | None]] | None = None,
+    dataset: str | None = None,
+    limit: int | None = None,
+    batch_size: int | str = "auto",
+    seed: int = 0,
+    repeats: int | None = None,
+    output_path: str | Path = "results",
+    gen_kwargs: str | dict | None = None,
+    task_args: str | dict | None = None,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    skip_bad_samples: bool = False,
+    overwrite: bool = False,
+    show_progress: bool = True,
+    command: list[str] | None = None,
+    on_results: Callable[[RunResults], None] | None = None,
+) -> dict[str, RunResults]:
+    """Evaluate one model (or several roles) on tasks; returns {task name: RunResults}."""
+    task_names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
+    if not task_names:
+        raise UsageError("no task given (use --tasks NAME[,NAME]; `vbench ls tasks` lists them)")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be a positive integer")
+    if repeats is not None and repeats < 1:
+        raise UsageError("--repeats must be a positive integer")
+    for t in task_names:
+        TASKS.resolve(t)
+    overrides = parse_gen_kwargs(gen_kwargs)
+
+    cache_root = Path(cache_dir) if cache_dir else default_store_dir().parent
+    store = ImageStore(cache_root / "images") if cache_dir else default_store()
+    runners: dict[str, Runner] = {"default": build_runner(model, model_args, store, batch_size)}
+    for role, (role_model, role_args) in (model_roles or {}).items():
+        runners[role] = build_runner(role_model, role_args, store, batch_size)
+    ctx = TaskContext(store=store, dataset=dataset, limit=limit, seed=seed, skip_bad_samples=skip_bad_samples)
+    built = [build_task(t, task_args, ctx) for t in task_names]
+    for task in built:
+        extra_roles = set(runners) - {"default"} - set(task.roles)
+        if extra_roles:
+            raise UsageError(f"task {task.name} has no role {sorted(extra_roles)[0]!r} (roles: {', '.join(task.roles)})")
+    prepared = [(task, task.samples()) for task in built]  # all input validated before any output
+
+    cache = ResponseCache(cache_root / "cache.sqlite") if use_cache else None
+    model_slug = slug("__".join(f"{r}={runners[r].model_name}" if r != "default" else runners[r].model_name
+                                for r in sorted(runners)))
+    results: dict[str, RunResults] = {}
+    try:
+        for task, samples in prepared:
+            res = _run_task(task, samples, model, runners, cache, overrides, seed,
+                            repeats or task.default_repeats, batch_size, limit,
+                            Path(output_path) / model_slug / task.name, overwrite, show_progress, command)
+            results[task.name] = res
+            if on_results:
+                on_results(res)
+    finally:
+        if cache:
+            cache.close()
+        for runner in runners.values():
+            runner.close()
+    return results
+
+
+def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
+              seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool,
+              show_progress: bool, command: list[str] | None) -> RunResults:
+    started, t0 = _now(), time.perf_counter()
+    options = task.options.model_dump(mode="json")
+    fingerprints = {role: r.fingerprint for role, r in sorted(runners.items())}
+    spec_hash = stable_hash({"task": task.name, "version": task.version, "prompts": task.prompt_set_hash(),
+                             "options": options, "models": fingerprints, "seed": seed, "repeats": repeats,
+                             "gen": overrides, "dataset": task.ctx.dataset})
+    log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
+    if overwrite:
+        SamplesLog.remove(log.path)
+    previous = log.read()
+    done = {r.episode_id: r for r in previous if r.status == "ok"}
+
+    def specs():
+        for index, sample in enumerate(samples):
+            for rep in range(repeats):
+                eid = f"{sample.id}#{rep}" if repeats > 1 else sample.id
+                if eid in done:
+                    continue
+                ep_seed = derive_seed(seed, task.name, eid)
+                yield EpisodeSpec(episode_id=eid, index=index, sample=sample.meta, repeat=rep, seed=ep_seed,
+                                  gen=task.episode(sample, rep, ep_seed))
+
+    total = len(samples) * repeats
+    new_records: list[Record] = []
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=len(done), desc=task.name, unit="ep", file=sys.stderr, leave=False)
+    scheduler = Scheduler(runners, cache, overrides, spec_hash=spec_hash, task_name=task.name,
+                          progress=bar.update if bar else None)
+    log.open()
+    try:
+        stats = scheduler.run(specs(), lambda rec: (log.append(rec), new_records.append(rec)))
+    finally:
+        log.close()
+        if bar:
+            bar.close()
+    all_records = list(done.values()) + new_records
+    log.finalize(all_records)
+    all_records.sort(key=lambda r: (r.index, r.repeat))
+    ok = [r for r in all_records if r.status == "ok"]
+    metrics = task.metrics(ok)
+    artifacts = task.artifacts(ok, out_dir)
+    parse_flags = [r.outputs["parse_ok"] for r in ok if "parse_ok" in r.outputs]
+    n_err = len(all_records) - len(ok)
+    main = runners["default"]
+    res = RunResults(
+        vbench_version=__version__,
+        git_commit=git_commit(),
+        task=TaskSpec(name=task.name, version=task.version, prompt_set_hash=task.prompt_set_hash(),
+                      dataset=task.ctx.dataset, dataset_fingerprint=task.dataset_fingerprint(), options=options),
+        model=_model_spec(model_name, main),
+        roles={role: _model_spec(role, r) for role, r in runners.items() if role != "default"},
+        run=RunSpec(seed=seed, limit=limit, repeats=repeats, batch_size=batch_size, gen_kwargs=overrides,
+                    command=command or [], started_at=started, finished_at=_now(),
+                    duration_s=round(time.perf_counter() - t0, 3)),
+        counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
+                      error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
+                      parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,
+                      model_calls=stats.model_calls, cache_hits=stats.cache_hits,
+                      scheduler_steps=stats.steps),
+        metrics=metrics,
+        skipped_samples=task.skipped,
+        errors=[{"episode_id": r.episode_id, "error": r.error or ""} for r in all_records if r.error][:20],
+        samples_file=log.path.name,
+        samples_sha256=_file_sha256(log.path),
+        artifacts=artifacts,
+    )
+    write_results(out_dir / "results.json", res)
+    return res

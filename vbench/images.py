@@ -1,0 +1,126 @@
+"""Content-addressed image store: requests and logs carry a sha256, only runners load pixels."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from vbench.types import ImagePart
+
+
+class ImageError(ValueError):
+    """An image that cannot be decoded or found."""
+
+
+def default_store_dir() -> Path:
+    return Path(os.environ.get("VBENCH_CACHE", Path.home() / ".cache" / "vbench")) / "images"
+
+
+class ImageStore:
+    """Stores encoded image bytes under their sha256; decodes lazily with a small LRU."""
+
+    def __init__(self, root: str | Path | None = None, lru_size: int = 256):
+        self.root = Path(root) if root else default_store_dir()
+        self._mem: dict[str, bytes] = {}
+        self._lru: OrderedDict[str, Image.Image] = OrderedDict()
+        self._lru_size = lru_size
+        self._lock = threading.Lock()
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / f"{digest}.img"
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            if digest in self._mem:
+                return digest
+            self._mem[digest] = data
+        path = self._path(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        return digest
+
+    def put_image(self, image: Image.Image) -> str:
+        """Encode a PIL image as PNG (lossless, deterministic) and store it."""
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return self.put_bytes(buf.getvalue())
+
+    def put(self, source: "str | Path | bytes | Image.Image | dict") -> ImagePart:
+        """Accept a path, raw bytes, a PIL image or a ``datasets`` image dict; verify it decodes."""
+        if isinstance(source, Image.Image):
+            return ImagePart(image=self.put_image(source))
+        if isinstance(source, dict):
+            if source.get("bytes"):
+                data = source["bytes"]
+            elif source.get("path"):
+                return self.put(source["path"])
+            else:
+                raise ImageError("image value has neither bytes nor path")
+        elif isinstance(source, (str, Path)):
+            path = Path(source)
+            if not path.is_file():
+                raise ImageError(f"image file not found: {path}")
+            data = path.read_bytes()
+        else:
+            data = bytes(source)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise ImageError(f"corrupt image ({exc.__class__.__name__}: {exc})") from None
+        return ImagePart(image=self.put_bytes(data))
+
+    def get_bytes(self, digest: str) -> bytes:
+        data = self._mem.get(digest)
+        if data is not None:
+            return data
+        path = self._path(digest)
+        if not path.exists():
+            raise ImageError(f"image {digest[:12]} is not in the store at {self.root}")
+        return path.read_bytes()
+
+    def open(self, digest: str) -> Image.Image:
+        """Decoded RGB image (cached)."""
+        with self._lock:
+            if digest in self._lru:
+                self._lru.move_to_end(digest)
+                return self._lru[digest]
+        img = Image.open(io.BytesIO(self.get_bytes(digest))).convert("RGB")
+        with self._lock:
+            self._lru[digest] = img
+            if len(self._lru) > self._lru_size:
+                self._lru.popitem(last=False)
+        return img
+
+    def mime(self, digest: str) -> str:
+        fmt = (Image.open(io.BytesIO(self.get_bytes(digest))).format or "PNG").lower()
+        return {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(fmt, f"image/{fmt}")
+
+    def data_url(self, digest: str) -> str:
+        """Base64 data URL for API backends (built at send time, never logged)."""
+        return f"data:{self.mime(digest)};base64," + base64.b64encode(self.get_bytes(digest)).decode()
+
+
+_default: ImageStore | None = None
+
+
+def default_store() -> ImageStore:
+    global _default
+    if _default is None:
+        _default = ImageStore()
+    return _default
+
+
+def set_default_store(store: ImageStore) -> None:
+    global _default
+    _default = store

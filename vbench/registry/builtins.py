@@ -1,0 +1,21 @@
+"""Every built-in task, backend and metric, registered by import path (nothing heavy is imported here)."""
+from vbench.registry.core import Registry
+
+TASKS: Registry = Registry("task", entry_point_group="vbench.tasks")
+MODELS: Registry = Registry("model", entry_point_group="vbench.models")
+METRICS: Registry = Registry("metric")
+
+# --- tasks (one line each) ---
+TASKS.register("aggressiveness_rating", "vbench.tasks.aggressiveness_rating.task:AggressivenessRating",
+               "Rate how aggressive a persona image looks, 1-7 (Kiss up, Kick down A1)")
+
+# --- backends ---
+MODELS.register("hf", "vbench.runners.hf:HFRunner",
+                "Local VLM with transformers (AutoModelForImageTextToText), padded batches")
+MODELS.register("dummy", "vbench.runners.dummy:DummyRunner",
+                "Deterministic pseudo-random answers, no model: for checking pipelines and metrics")
+
+# --- metrics ---
+from vbench.analysis import metric_registry as _metric_registry  # noqa: E402  (registers into METRICS)
+
+_metric_registry.register_all(METRICS)

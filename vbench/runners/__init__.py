@@ -1,0 +1,1 @@
+"""Backends (one module each), the scheduler that drives episodes, and the response cache."""

@@ -1,0 +1,64 @@
+"""The runner protocol: a backend turns a batch of Requests into Responses, in order.
+
+Runners are built cheaply (argument validation only) and load weights on the first ``run`` call, so a
+fully cached re-run never loads the model. Per-request failures come back as ``Response.error``; only
+a failure of the whole backend (model cannot load) raises.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from vbench.images import ImageStore, default_store
+from vbench.types import Request, Response
+
+
+class RunnerArgs(BaseModel):
+    """Base for each backend's ``--model_args`` schema (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class Runner(ABC):
+    backend: ClassVar[str]
+    Args: ClassVar[type[RunnerArgs]] = RunnerArgs
+
+    def __init__(self, args: RunnerArgs, store: ImageStore | None = None, batch_size: int | str = "auto"):
+        self.args = args
+        self.store = store or default_store()
+        self._batch_size = batch_size
+        self.calls = 0  # requests actually sent to the backend (cache misses)
+
+    @property
+    def model_name(self) -> str:
+        """Human-readable model id (for results and the leaderboard)."""
+        return str(getattr(self.args, "pretrained", None) or getattr(self.args, "model", None) or self.backend)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """Everything about the model that changes its answers (never secrets, never batch size)."""
+        return {"backend": self.backend, **self.args.model_dump(mode="json")}
+
+    @property
+    def fingerprint(self) -> str:
+        payload = json.dumps(self.fingerprint_fields(), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @property
+    def batch_size(self) -> int:
+        if self._batch_size in ("auto", None, 0):
+            return self.auto_batch_size()
+        return int(self._batch_size)
+
+    def auto_batch_size(self) -> int:
+        return 16
+
+    @abstractmethod
+    def run(self, requests: list[Request]) -> list[Response]:
+        """Answer every request (same order). Raise only if the backend as a whole cannot work."""
+
+    def close(self) -> None:
+        """Release resources (weights, clients, event loops)."""

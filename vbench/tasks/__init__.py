@@ -1,0 +1,1 @@
+"""Tasks: one package each (task.py, prompts.yaml, metrics), registered in vbench.registry.builtins."""
