@@ -5,17 +5,19 @@ import argparse
 import importlib
 import logging
 import os
+import pkgutil
 import sys
 
 from vbench.errors import VbenchError
 from vbench.registry.core import UnknownNameError
 
-# Each module defines add_parser(subparsers) and sets a `func(args) -> int` default.
-COMMAND_MODULES = [
-    "vbench.cli.eval_cmd",
-    "vbench.cli.ls_cmd",
-    "vbench.cli.demo_cmd",
-]
+
+
+def command_modules() -> list[str]:
+    """Every ``vbench/cli/*_cmd.py`` defines ``add_parser(subparsers)`` setting ``func(args) -> int``."""
+    import vbench.cli as pkg
+
+    return sorted(f"vbench.cli.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if m.name.endswith("_cmd"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vbench", description="Evaluate vision-language models on visual personas and values.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(name).add_parser(sub)
     return parser
 
