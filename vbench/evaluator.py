@@ -125,7 +125,7 @@ def evaluate(
             if on_results:
                 on_results(res)
     finally:
-        if cache:
+        if cache is not None:
             cache.close()
         for runner in runners.values():
             runner.close()

@@ -97,7 +97,7 @@ class Scheduler:
     def _answer(self, role: str, reqs: list[Request]) -> list[Response]:
         runner = self.runner_for(role)
         keys = [r.cache_key(runner.fingerprint) for r in reqs]
-        hits = self.cache.get_many(list(set(keys))) if self.cache else {}
+        hits = self.cache.get_many(list(set(keys))) if self.cache is not None else {}
         responses: list[Response | None] = [hits.get(k) for k in keys]
         miss_idx = [i for i, r in enumerate(responses) if r is None]
         self.stats.cache_hits += len(reqs) - len(miss_idx)
@@ -111,7 +111,7 @@ class Scheduler:
             self.stats.per_role_batches[role] += 1
             for i, resp in zip(chunk, answers):
                 responses[i] = resp
-            if self.cache:
+            if self.cache is not None:
                 self.cache.put_many([(keys[i], resp) for i, resp in zip(chunk, answers)])
         return responses  # type: ignore[return-value]
 

@@ -1,0 +1,232 @@
+"""transformers backend: AutoModelForImageTextToText + AutoProcessor, padded batches, log-prob choices.
+
+Weights load on the first ``run`` call. ``generate`` requests are grouped by sampling parameters and
+image count, left-padded and generated together; ``choose`` requests read the next-token distribution
+(single-token variants) and score multi-token variants by their full continuation.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from vbench.errors import MissingDependencyError, VbenchError
+from vbench.runners.base import Runner, RunnerArgs
+from vbench.runners.choice import pool_option_probs, surface_variants
+from vbench.runners.scheduler import derive_seed
+from vbench.types import ImagePart, Request, Response
+
+log = logging.getLogger(__name__)
+
+
+class HFArgs(RunnerArgs):
+    pretrained: str
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    device: str = "auto"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+
+    @field_validator("pretrained")
+    @classmethod
+    def _local_path_exists(cls, value: str) -> str:
+        looks_local = value.startswith((".", "/", "~")) or Path(value).expanduser().exists() or value.count("/") > 1
+        if looks_local and not Path(value).expanduser().is_dir():
+            raise ValueError(f"model path does not exist: {value}")
+        return str(Path(value).expanduser()) if looks_local else value
+
+
+def _stop_at(text: str, stops: tuple[str, ...]) -> str:
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return text[:cut] if cut >= 0 else text
+
+
+class HFRunner(Runner):
+    backend = "hf"
+    Args = HFArgs
+
+    def __init__(self, args: HFArgs, store=None, batch_size="auto", **_: Any):
+        super().__init__(args, store, batch_size)
+        self._model = None
+        self._proc = None
+        self._device = None
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        fields = super().fingerprint_fields()
+        fields.pop("device", None)  # where it runs does not change the answers we key on
+        fields.pop("attn_implementation", None)
+        return fields
+
+    def auto_batch_size(self) -> int:
+        return 16
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            import torch
+            import transformers
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+        except ImportError as exc:
+            raise MissingDependencyError("the hf backend", "hf") from exc
+        transformers.utils.logging.disable_progress_bar()
+        a = self.args
+        device = a.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype: Any = a.dtype
+        if dtype == "auto":
+            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        else:
+            dtype = getattr(torch, dtype)
+        kwargs: dict[str, Any] = {"revision": a.revision, "trust_remote_code": a.trust_remote_code}
+        try:
+            proc = AutoProcessor.from_pretrained(a.pretrained, **kwargs)
+            model = AutoModelForImageTextToText.from_pretrained(
+                a.pretrained, dtype=dtype, **kwargs,
+                **({"attn_implementation": a.attn_implementation} if a.attn_implementation else {}))
+        except (OSError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc.__class__.__name__
+            raise VbenchError(f"cannot load model {a.pretrained!r}: {first}") from None
+        tok = getattr(proc, "tokenizer", proc)
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        self._proc, self._device = proc, device
+        self._model = model.to(device).eval()
+        log.info("loaded %s on %s (%s)", a.pretrained, device, dtype)
+
+    @property
+    def tokenizer(self):
+        return getattr(self._proc, "tokenizer", self._proc)
+
+    # -- request → model inputs -------------------------------------------------------------
+    def _chat(self, req: Request) -> tuple[list[dict], list]:
+        chat, images = [], []
+        for msg in req.messages:
+            parts = []
+            for part in msg.content:
+                if isinstance(part, ImagePart):
+                    parts.append({"type": "image"})
+                    images.append(self.store.open(part.image))
+                else:
+                    parts.append({"type": "text", "text": part.text})
+            chat.append({"role": msg.role, "content": parts})
+        return chat, images
+
+    def _encode(self, reqs: list[Request]):
+        prompts, images = [], []
+        for req in reqs:
+            chat, imgs = self._chat(req)
+            prompts.append(self._proc.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
+            images.append(imgs)
+        kwargs: dict[str, Any] = {"text": prompts, "return_tensors": "pt", "padding": True}
+        if any(images):
+            kwargs["images"] = images
+        inputs = self._proc(**kwargs)
+        return inputs.to(self._device)
+
+    # -- public -------------------------------------------------------------------------------
+    def run(self, requests: list[Request]) -> list[Response]:
+        self._load()
+        self.calls += len(requests)
+        out: list[Response | None] = [None] * len(requests)
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, req in enumerate(requests):
+            n_img = sum(len(m.images) for m in req.messages)
+            g = req.gen
+            key = (req.kind, n_img, g.temperature, g.max_tokens, g.top_p) if req.kind == "generate" else (req.kind, n_img)
+            groups[key].append(i)
+        for key, idx in groups.items():
+            batch = [requests[i] for i in idx]
+            try:
+                answers = self._generate(batch) if key[0] == "generate" else self._choose(batch)
+            except (RuntimeError, ValueError) as exc:  # e.g. OOM or an input the processor rejects
+                msg = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                answers = [Response.failure(msg) for _ in batch]
+            for i, resp in zip(idx, answers):
+                out[i] = resp
+        return out  # type: ignore[return-value]
+
+    def _generate(self, reqs: list[Request]) -> list[Response]:
+        import torch
+
+        g = reqs[0].gen
+        inputs = self._encode(reqs)
+        do_sample = g.temperature > 0
+        gen_kwargs: dict[str, Any] = {"max_new_tokens": g.max_tokens, "do_sample": do_sample}
+        if do_sample:
+            gen_kwargs.update(temperature=g.temperature, top_p=g.top_p)
+            torch.manual_seed(derive_seed(*(r.gen.seed for r in reqs)))
+        with torch.inference_mode():
+            out = self._model.generate(**inputs, **gen_kwargs)
+        new = out[:, inputs["input_ids"].shape[1]:]
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        pad = self.tokenizer.pad_token_id
+        return [Response(text=_stop_at(t.strip(), r.gen.stop), method="generate",
+                         usage={"completion_tokens": int((row != pad).sum())})
+                for t, r, row in zip(texts, reqs, new)]
+
+    def _variant_ids(self, options: tuple[str, ...]) -> dict[str, list[int]]:
+        tok = self.tokenizer
+        ids = {}
+        for o in options:
+            for v in surface_variants(o):
+                ids[v] = tok.encode(v, add_special_tokens=False)
+        return ids
+
+    def _choose(self, reqs: list[Request]) -> list[Response]:
+        import torch
+
+        inputs = self._encode(reqs)
+        with torch.inference_mode():
+            logits = self._model(**inputs).logits[:, -1, :].float()
+        next_lp = torch.log_softmax(logits, dim=-1)
+        results: list[dict[str, float]] = [dict() for _ in reqs]
+        multi: dict[tuple[int, ...], list[tuple[int, str]]] = defaultdict(list)
+        for r, req in enumerate(reqs):
+            seen: set[tuple[int, ...]] = set()
+            for variant, ids in self._variant_ids(req.options).items():
+                if not ids or tuple(ids) in seen:
+                    continue
+                seen.add(tuple(ids))
+                if len(ids) == 1:
+                    results[r][variant] = float(next_lp[r, ids[0]])
+                else:
+                    multi[tuple(ids)].append((r, variant))
+        for ids, users in multi.items():
+            rows = sorted({r for r, _ in users})
+            scores = self._continuation_logprob(inputs, rows, list(ids), next_lp)
+            for r, variant in users:
+                results[r][variant] = scores[rows.index(r)]
+        responses = []
+        for req, lps in zip(reqs, results):
+            probs, mass = pool_option_probs(lps, req.options)
+            responses.append(Response(probs=probs, option_mass=mass, method="logprobs"))
+        return responses
+
+    def _continuation_logprob(self, inputs, rows: list[int], ids: list[int], next_lp) -> list[float]:
+        """log P(ids | prompt) for the given rows. Prompts are left-padded, so the continuation is appended
+        on the right of the whole batch (one extra forward pass per distinct multi-token variant)."""
+        import torch
+
+        n = inputs["input_ids"].shape[0]
+        cont = torch.tensor(ids, device=self._device).unsqueeze(0).expand(n, -1)
+        sub = dict(inputs)
+        sub["input_ids"] = torch.cat([inputs["input_ids"], cont], dim=1)
+        sub["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(cont)], dim=1)
+        for key in ("token_type_ids", "mm_token_type_ids"):
+            if key in sub:
+                sub[key] = torch.cat([inputs[key], torch.zeros_like(cont)], dim=1)
+        with torch.inference_mode():
+            logits = self._model(**sub).logits.float()
+        length = inputs["input_ids"].shape[1]
+        lp = torch.log_softmax(logits[:, length:length + len(ids) - 1, :], dim=-1)
+        total = next_lp[:, ids[0]].clone()
+        for j in range(1, len(ids)):
+            total += lp[:, j - 1, ids[j]]
+        return [float(total[r]) for r in rows]
