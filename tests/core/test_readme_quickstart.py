@@ -1,0 +1,47 @@
+"""The README's quickstart runs as written (so it cannot rot)."""
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def quickstart_commands() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Quickstart", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = []
+    for line in block.replace("\\\n", " ").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            commands.append(shlex.split(line))
+    return commands
+
+
+def test_readme_starts_with_setup_and_test_commands():
+    first = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    ci = (ROOT / ".ci" / "run").read_text()
+    for line in first.splitlines():
+        cmd = line.split("#", 1)[0].strip()
+        assert cmd and cmd in ci  # CI runs exactly the README's two commands
+
+
+def test_quickstart_runs_end_to_end(tmp_path):
+    commands = quickstart_commands()
+    assert commands and all(c[0] == "vbench" for c in commands)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VBENCH_CACHE": str(tmp_path / "cache")}
+    for cmd in commands:
+        proc = subprocess.run([sys.executable, "-m", "vbench", *cmd[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-2000:]}"
+    results = list(tmp_path.glob("demo/results/*/*/results.json"))
+    assert {p.parent.name for p in results} >= {"aggressiveness_rating"}
+    for path in results:
+        res = json.loads(path.read_text())
+        assert res["counts"]["n_ok"] > 0 and res["counts"]["n_error"] == 0
+        assert (path.parent / "samples.jsonl").exists()
+    assert "vbench results" in proc.stdout  # the summary table
