@@ -7,6 +7,5 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
 fi
-python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[all,dev]"
 python -c "import vbench, torch, transformers, datasets; print('vbench ready: torch', torch.__version__, '| transformers', transformers.__version__)"
