@@ -105,6 +105,15 @@ class Transcript(BaseModel):
             return "b" if turn["responder"].player == "a" else "a"
         return "a" if rnd % 2 else "b"
 
+    def model_turns_usable(self) -> bool:
+        """True when every model turn has an extracted offer (proposer) or answer (responder)."""
+        kinds = {"a": self.players.a.kind, "b": self.players.b.kind}
+        for o in self.outcomes:
+            responder = "b" if o.proposer == "a" else "a"
+            if (kinds[o.proposer] == "model" and o.offer is None) or (kinds[responder] == "model" and o.accepted is None):
+                return False
+        return len(self.outcomes) == ROUNDS
+
 
 def _where(path: str, line: int, obj: Any) -> str:
     gid = obj.get("game_id") if isinstance(obj, dict) else None
