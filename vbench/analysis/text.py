@@ -2,16 +2,15 @@
 
 Pronoun groups follow the Kiss-up study's contrast of inclusive ("we/us/our") with self ("I/me/my")
 and other ("you/your") reference. Sentiment is VADER's compound score (vaderSentiment); identical texts
-are scored once and large batches are spread over worker processes, since VADER is pure Python.
+are scored once and large batches are spread over worker processes (VADER is pure Python).
 """
 from __future__ import annotations
 
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
-from multiprocessing import get_context
 from typing import Iterable, Sequence
+
+from vbench.analysis.parallel import map_unique
 
 PRONOUN_GROUPS: dict[str, frozenset[str]] = {
     "we": frozenset("we us our ours ourselves let's we're we'll we've we'd".split()),
@@ -40,32 +39,24 @@ def _analyzer():
     return SentimentIntensityAnalyzer()
 
 
-def _score_chunk(texts: list[str]) -> list[float]:
-    analyzer = _analyzer()
-    return [analyzer.polarity_scores(t)["compound"] for t in texts]
-
-
 def sentiment(text: str | None) -> float | None:
     """VADER compound score in [-1, 1]; None for a missing or empty text."""
     if not text or not text.strip():
         return None
-    return _score_chunk([text])[0]
+    return _analyzer().polarity_scores(text)["compound"]
 
 
-def sentiments(texts: Sequence[str | None], workers: int | None = None, parallel_from: int = 4000) -> list[float | None]:
-    """VADER compound per text; duplicates scored once; ≥ ``parallel_from`` distinct texts use processes."""
-    unique = sorted({t for t in texts if t and t.strip()})
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1)
-    if len(unique) >= parallel_from and workers > 1:
-        size = max(500, len(unique) // (workers * 4) + 1)
-        chunks = [unique[i:i + size] for i in range(0, len(unique), size)]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            scores = [s for part in pool.map(_score_chunk, chunks) for s in part]
-    else:
-        scores = _score_chunk(unique)
-    table = dict(zip(unique, scores))
-    return [table.get(t) if t else None for t in texts]
+def _measures(text: str | None) -> tuple[float | None, int, int, int]:
+    counts = pronoun_counts(text)
+    return sentiment(text), counts["we"], counts["i"], counts["you"]
+
+
+def text_measures(texts: Sequence[str | None], workers: int | None = None,
+                  min_parallel: int = 4000) -> dict[str, list]:
+    """Columns ``sentiment``, ``we``, ``i``, ``you`` for many texts (duplicates scored once, in parallel)."""
+    rows = map_unique(_measures, list(texts), workers=workers, min_parallel=min_parallel)
+    cols = list(zip(*rows)) if rows else [(), (), (), ()]
+    return {"sentiment": list(cols[0]), "we": list(cols[1]), "i": list(cols[2]), "you": list(cols[3])}
 
 
 def pronoun_table(texts: Iterable[str | None]) -> dict[str, list[int]]:

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from vbench.errors import UsageError
 from vbench.results import atomic_write_text
-from vbench.tasks.ultimatum.extraction import RULES, rule_outcomes
+from vbench.tasks.ultimatum.extraction import RULES, rule_outcomes, rule_outcomes_many
 from vbench.tasks.ultimatum.metrics import compute_metrics
 from vbench.tasks.ultimatum.transcripts import ROUNDS, Transcript, dump_jsonl, load_transcripts
 from vbench.version import __version__, git_commit
@@ -75,10 +75,9 @@ def analyze(paths: Iterable[str | Path], output_path: str | Path, *, keep_outcom
         judge_failed = _judge(transcripts, judge_model, judge_args, cache_dir, batch_size)
     else:
         judge_failed = 0
-        for t in transcripts:
-            if not keep_outcomes or len(t.outcomes) != ROUNDS:
-                t.outcomes = rule_outcomes(t)
-                extracted += 1
+        todo = [t for t in transcripts if not keep_outcomes or len(t.outcomes) != ROUNDS]
+        rule_outcomes_many(todo)
+        extracted = len(todo)
     docs: dict[str, dict[str, Any]] = {}
     for study in ("solo", "pair"):
         games = [t for t in transcripts if t.study == study]

@@ -33,7 +33,7 @@ def normalise(text: str) -> str:
 
 
 # -- offer candidates ------------------------------------------------------------------------
-AMT = r"\$?(\d{1,3}(?:\.\d{1,2})?)(?!\s*/\s*\d)(?!\d)(?:\s*(?:%|percent|dollars?|usd|bucks|gold(?:\s+coins?)?|coins?))?"
+_UNIT = r"(?:\s*(?:%|percent|dollars?|usd|bucks|gold(?:\s+coins?)?|coins?))?"
 _FILL = r"(?:only |just |the remaining |the rest,? |a total of |about |around |a mere |a full |a generous |an? )?"
 _MODAL = r"(?:\s+(?:will|shall|would|should|can|could|must|may|get to|want to|wish to|intend to|plan to|propose to))?(?:'ll|'d)?"
 _ME = r"(?:me|myself|my side|my character)"
@@ -42,64 +42,63 @@ _TO = r"(?:for|to|going to|goes to|go to|would go to|will go to|allocated to|giv
 _OWN_VERB = r"(?:take|keep|get|receive|claim|have|retain|pocket|demand|walk away with|end up with|am taking|am keeping|receiving|taking|keeping|getting)"
 _OTHER_VERB = r"(?:get|gets|receive|receives|take|takes|have|keep|walk away with|end up with|will have|are getting|receiving|getting)"
 
-_OWN = [
-    rf"{AMT}\s*\(?\s*{_TO}\s+{_ME}\b",
-    rf"{AMT}\s*\(\s*{_ME}\s*\)",
-    rf"\b{_ME}\s*[:=-]\s*{AMT}",
-    rf"\bi{_MODAL}\s+{_OWN_VERB}\s+{_FILL}{AMT}",
-    rf"\b(?:give|giving|leave|leaving|leaves|let)\s+me\s+(?:with\s+)?{_FILL}{AMT}",
-    rf"\bmy\s+(?:share|portion|cut|part)\s*(?:is|of|will be|would be|=|:|being)?\s*{_FILL}{AMT}",
-]
-_OTHER = [
-    rf"{AMT}\s*\(?\s*{_TO}\s+{_YOU}\b",
-    rf"{AMT}\s*\(\s*you\s*\)",
-    rf"\byou\s*[:=-]\s*{AMT}",
-    rf"\byou{_MODAL}\s+{_OTHER_VERB}\s+{_FILL}{AMT}",
-    rf"\b(?:give|giving|gives|offer|offering|offers|grant|granting|leave|leaving|leaves|let)\s+you\s+(?:have\s+|with\s+)?{_FILL}{AMT}",
-    rf"\byou\s+(?:may|can|could|will|shall)\s+(?:have|get|keep)\s+{_FILL}{AMT}",
-    rf"\byour\s+(?:share|portion|cut|part)\s*(?:is|of|will be|would be|=|:|being)?\s*{_FILL}{AMT}",
-    rf"\bfor you to (?:get|receive|have|take)\s+{_FILL}{AMT}",
-]
-_OWN_RE = re.compile("|".join(f"(?:{p})" for p in _OWN))
-_OTHER_RE = re.compile("|".join(f"(?:{p})" for p in _OTHER))
-_SPLIT_RE = re.compile(r"(?<![\d.$])\$?(\d{1,3})\s*%?\s*(?:-|/|:|to|vs\.?)\s*\$?(\d{1,3})\s*%?(?!\d|\.\d)")
+# Every amount is found once (_NUM); what it belongs to is read from the words right before it
+# (*_LEFT, anchored at the amount) or right after it (*_RIGHT, anchored after the amount). Scanning
+# only around numbers keeps extraction fast on long turns.
+_NUM = re.compile(r"\d+(?:\.\d+)?")
+_FRACTION = re.compile(r"\s*/\s*\$?\d")
+_OWN_LEFT = re.compile(
+    rf"(?:\b{_ME}\s*[:=-]\s*|\bi{_MODAL}\s+{_OWN_VERB}\s+{_FILL}"
+    rf"|\b(?:give|giving|leave|leaving|leaves|let)\s+me\s+(?:with\s+)?{_FILL}"
+    rf"|\bmy\s+(?:share|portion|cut|part)\s*(?:is|of|will be|would be|=|:|being)?\s*{_FILL})$")
+_OTHER_LEFT = re.compile(
+    rf"(?:\byou\s*[:=-]\s*|\byou{_MODAL}\s+{_OTHER_VERB}\s+{_FILL}"
+    rf"|\b(?:give|giving|gives|offer|offering|offers|grant|granting|leave|leaving|leaves|let)\s+you\s+(?:have\s+|with\s+)?{_FILL}"
+    rf"|\byou\s+(?:may|can|could|will|shall)\s+(?:have|get|keep)\s+{_FILL}"
+    rf"|\byour\s+(?:share|portion|cut|part)\s*(?:is|of|will be|would be|=|:|being)?\s*{_FILL}"
+    rf"|\bfor you to (?:get|receive|have|take)\s+{_FILL})$")
+_OWN_RIGHT = re.compile(rf"{_UNIT}(?:\s*\(?\s*{_TO}\s+{_ME}\b|\s*\(\s*{_ME}\s*\))")
+_OTHER_RIGHT = re.compile(rf"{_UNIT}(?:\s*\(?\s*{_TO}\s+{_YOU}\b|\s*\(\s*you\s*\))")
+_SPLIT_RIGHT = re.compile(r"\s*%?\s*(?:-|/|:|to|vs\.?)\s*\$?(\d{1,3})\s*%?(?!\d|\.\d)")
 _FAVOUR_ME = re.compile(r"in my favou?r|favou?ring me|larger (?:share|portion|part|amount) (?:going |goes )?to me|bigger (?:share|portion|part) (?:going |goes )?to me|more for me")
 _FAVOUR_YOU = re.compile(r"in your favou?r|favou?ring you|larger (?:share|portion|part|amount) (?:going |goes )?to you|bigger (?:share|portion|part) (?:going |goes )?to you|more for you")
+_EVEN_HINTS = ("even", "equal", "half", "middle", "50")
 _EVEN_RE = re.compile(
     r"\b(?:divide|split|share)\w*\b[^.?!]{0,30}?\b(?:evenly|equally|in half|down the middle)\b"
     r"|\b(?:even|equal|fair and equal)\s+(?:split|division|share|shares|amounts?|parts|portions)\b"
     r"|\bhalf each\b|\bhalf (?:for|to) (?:you|me)\b|\b50 each\b|\$50 each\b|\b(?:\$?50(?: dollars)?) (?:for|to) (?:each|both) of us\b|\beach (?:get|receive|take) \$?50\b")
+_WINDOW = 56
 
 
-def _first_number(m: re.Match) -> float:
-    return float(next(g for g in m.groups() if g is not None))
-
-
-def _amounts(regex: re.Pattern, text: str) -> list[tuple[int, float]]:
-    out = []
-    for m in regex.finditer(text):
-        v = _first_number(m)
-        if 0 <= v <= 100:
-            out.append((m.start(), v))
-    return out
-
-
-def _split_candidates(text: str) -> list[tuple[int, float]]:
-    out = []
-    for m in _SPLIT_RE.finditer(text):
-        a, b = float(m.group(1)), float(m.group(2))
-        if a + b != 100:
+def _candidates(text: str) -> tuple[list[float], list[float], list[float]]:
+    """Own amounts, other's amounts and own shares from "a-b" splits, in text order."""
+    own, other, splits = [], [], []
+    for m in _NUM.finditer(text):
+        start, end = m.span()
+        if start and text[start - 1] == ".":  # a decimal part such as ".5" of "3.5"
             continue
-        tail = text[m.end():m.end() + 60]
-        head = text[max(0, m.start() - 20):m.start()]
-        if _FAVOUR_YOU.search(tail) or _FAVOUR_YOU.search(head):
-            own = min(a, b)
-        elif _FAVOUR_ME.search(tail) or _FAVOUR_ME.search(head):
-            own = max(a, b)
-        else:
-            own = a  # the proposer names its own share first
-        out.append((m.start(), own))
-    return out
+        if len(m.group().split(".")[0]) > 3:
+            continue
+        v = float(m.group())
+        start -= start > 0 and text[start - 1] == "$"
+        left = text[max(0, start - _WINDOW):start]
+        sm = _SPLIT_RIGHT.match(text, end)
+        if sm and v + float(sm.group(1)) == 100:
+            b = float(sm.group(1))
+            near = text[max(0, start - 20):start] + " " + text[sm.end():sm.end() + 60]
+            if _FAVOUR_YOU.search(near):
+                splits.append(min(v, b))
+            elif _FAVOUR_ME.search(near):
+                splits.append(max(v, b))
+            else:
+                splits.append(v)  # the proposer names its own share first
+        if v > 100 or _FRACTION.match(text, end):
+            continue
+        if _OWN_RIGHT.match(text, end) or _OWN_LEFT.search(left):
+            own.append(v)
+        elif _OTHER_RIGHT.match(text, end) or _OTHER_LEFT.search(left):
+            other.append(v)
+    return own, other, splits
 
 
 @dataclass(frozen=True)
@@ -113,18 +112,17 @@ def parse_offer(text: str | None) -> OfferParse:
     if not text or not text.strip():
         return OfferParse(None, "none")
     t = normalise(text)
-    own, other = _amounts(_OWN_RE, t), _amounts(_OTHER_RE, t)
-    for _, o in own:  # an own/other pair that adds up is the strongest signal
-        if any(o + x == 100 for _, x in other):
+    own, other, splits = _candidates(t)
+    for o in own:  # an own/other pair that adds up is the strongest signal
+        if any(o + x == 100 for x in other):
             return OfferParse(o, "pair")
     if own:
-        return OfferParse(own[0][1], "own")
+        return OfferParse(own[0], "own")
     if other:
-        return OfferParse(100 - other[0][1], "other")
-    splits = _split_candidates(t)
+        return OfferParse(100 - other[0], "other")
     if splits:
-        return OfferParse(splits[0][1], "split")
-    if _EVEN_RE.search(t):
+        return OfferParse(splits[0], "split")
+    if any(h in t for h in _EVEN_HINTS) and _EVEN_RE.search(t):
         return OfferParse(50.0, "even")
     return OfferParse(None, "none")
 
@@ -173,11 +171,11 @@ def judge_requests(prompts: dict, proposer_text: str | None, responder_text: str
             for key, text in (("offer", proposer_text), ("acceptance", responder_text))]
 
 
-_NUM = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)(?![\d])")
+_JUDGE_NUM = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)(?![\d])")
 
 
 def parse_judge_offer(answer: str | None) -> float | None:
-    m = _NUM.search(answer or "")
+    m = _JUDGE_NUM.search(answer or "")
     return float(m.group(1)) if m and 0 <= float(m.group(1)) <= 100 else None
 
 
@@ -187,6 +185,40 @@ def parse_judge_acceptance(answer: str | None) -> bool | None:
 
 
 # -- whole games -----------------------------------------------------------------------------
+def _parse_turn(item: tuple[str, str | None]) -> tuple[float | None, bool | None, bool]:
+    role, text = item
+    if role == "proposer":
+        return parse_offer(text).offer, None, False
+    r = parse_response(text)
+    return None, r.accepted, r.counter_proposal
+
+
+def rule_outcomes_many(transcripts: list) -> None:
+    """Set every transcript's outcomes with the rules; turns are parsed in parallel for large sets."""
+    from vbench.analysis.parallel import map_unique
+    from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome
+
+    items, index = [], []
+    for t in transcripts:
+        by_round = t.round_turns()
+        for rnd in range(1, ROUNDS + 1):
+            turns = by_round.get(rnd, {})
+            for role in ("proposer", "responder"):
+                turn = turns.get(role)
+                items.append((role, turn.text if turn else None))
+    parsed = map_unique(_parse_turn, items)
+    k = 0
+    for t in transcripts:
+        outs = []
+        for rnd in range(1, ROUNDS + 1):
+            offer, (_, accepted, counter) = parsed[k][0], parsed[k + 1]
+            k += 2
+            outs.append(Outcome(round=rnd, proposer=t.proposer_of(rnd), offer=offer, accepted=accepted,
+                                counter_proposal=counter, offer_nonanswer=offer is None,
+                                response_nonanswer=accepted is None, extractor=RULES))
+        t.outcomes = outs
+
+
 def rule_outcomes(transcript) -> list:
     """One Outcome per round of a Transcript, from the deterministic parser."""
     from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome

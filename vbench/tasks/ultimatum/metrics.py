@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Literal
 
 from vbench.analysis import stats
-from vbench.analysis.text import PRONOUN_GROUPS, pronoun_table, sentiments
+from vbench.analysis.text import PRONOUN_GROUPS, text_measures
 from vbench.tasks.ultimatum.transcripts import Transcript
 
 SEED = 0
@@ -115,8 +115,8 @@ def _language(transcripts: list[Transcript], study: str) -> dict[str, Any]:
             if t.players.seat(turn.player).kind == "model" and turn.text:
                 keys.append((gi, turn.player))
                 texts.append(turn.text)
-    pron = pronoun_table(texts)
-    sent = sentiments(texts)
+    pron = text_measures(texts)
+    sent = pron["sentiment"]
     acc: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for i, k in enumerate(keys):
         for g in PRONOUN_GROUPS:
