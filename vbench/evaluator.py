@@ -104,7 +104,8 @@ def evaluate(
     runners: dict[str, Runner] = {"default": build_runner(model, model_args, store, batch_size)}
     for role, (role_model, role_args) in (model_roles or {}).items():
         runners[role] = build_runner(role_model, role_args, store, batch_size)
-    ctx = TaskContext(store=store, dataset=dataset, limit=limit, seed=seed, skip_bad_samples=skip_bad_samples)
+    ctx = TaskContext(store=store, dataset=dataset, limit=limit, seed=seed, skip_bad_samples=skip_bad_samples,
+                      models={role: r.model_name for role, r in runners.items()})
     built = [build_task(t, task_args, ctx) for t in task_names]
     for task in built:
         extra_roles = set(runners) - {"default"} - set(task.roles)

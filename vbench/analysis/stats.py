@@ -30,10 +30,19 @@ def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], fl
     if arr.size < 2:
         return None, None
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, arr.size, size=(n_boot, arr.size))
     if stat is np.mean:
-        stats = arr[idx].mean(axis=1)
+        uniq, counts = np.unique(arr, return_counts=True)
+        if uniq.size * 12 < arr.size:
+            # Few distinct values (offers, flags, counts): how often each value is drawn in a resample
+            # is multinomial, so replicate means come from n_boot × k draws instead of n_boot × n.
+            draws = rng.multinomial(arr.size, counts / arr.size, size=n_boot)
+            stats = draws @ uniq / arr.size
+        else:  # resample indices in chunks so memory stays bounded for large samples
+            rows = max(1, 4_000_000 // arr.size)
+            stats = np.concatenate([arr[rng.integers(0, arr.size, size=(min(rows, n_boot - s), arr.size))].mean(axis=1)
+                                    for s in range(0, n_boot, rows)])
     else:
+        idx = rng.integers(0, arr.size, size=(n_boot, arr.size))
         stats = np.array([stat(arr[i]) for i in idx])
     lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)

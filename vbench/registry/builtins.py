@@ -8,6 +8,10 @@ METRICS: Registry = Registry("metric")
 # --- tasks (one line each) ---
 TASKS.register("aggressiveness_rating", "vbench.tasks.aggressiveness_rating.task:AggressivenessRating",
                "Rate how aggressive a persona image looks, 1-7 (Kiss up, Kick down A1)")
+TASKS.register("ultimatum_solo", "vbench.tasks.ultimatum.solo:UltimatumSolo",
+               "Ultimatum game vs a fixed confederate with a visual persona (Kiss up, Kick down Study 1)")
+TASKS.register("ultimatum_pair", "vbench.tasks.ultimatum.pair:UltimatumPair",
+               "Ultimatum game between two visual personas (Kiss up, Kick down Study 2)")
 
 # --- backends ---
 MODELS.register("hf", "vbench.runners.hf:HFRunner",

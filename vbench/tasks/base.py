@@ -42,6 +42,7 @@ class TaskContext(BaseModel):
     limit: int | None = None
     seed: int = 0
     skip_bad_samples: bool = False
+    models: dict[str, str] = Field(default_factory=dict, description="model role -> model name (for transcripts)")
 
 
 def stable_hash(obj: Any, length: int = 16) -> str:
