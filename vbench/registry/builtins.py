@@ -8,6 +8,8 @@ METRICS: Registry = Registry("metric")
 # --- tasks (one line each) ---
 TASKS.register("aggressiveness_rating", "vbench.tasks.aggressiveness_rating.task:AggressivenessRating",
                "Rate how aggressive a persona image looks, 1-7 (Kiss up, Kick down A1)")
+TASKS.register("value_spectrum", "vbench.tasks.value_spectrum.task:ValueSpectrum",
+               "Preference for Schwartz values over short-video screenshots, yes/no (Value-Spectrum B1)")
 
 # --- backends ---
 MODELS.register("hf", "vbench.runners.hf:HFRunner",
