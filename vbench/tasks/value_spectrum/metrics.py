@@ -6,21 +6,19 @@ Across values: the std of the per-value means (the paper's per-model spread) and
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Any, Sequence
 
 import numpy as np
 
 from vbench.analysis import stats
-
-_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+from vbench.runners.choice import parse_choice
 
 
 def parse_yes_no(text: str | None) -> int | None:
     """First standalone "yes" (1) or "no" (0) in the answer, any case; None when neither occurs."""
-    m = _YES_NO.search(text or "")
-    return None if m is None else int(m.group(1).lower() == "yes")
+    choice = parse_choice(text, ("yes", "no"))
+    return None if choice is None else int(choice == "yes")
 
 
 def _order(values: Sequence[str], known: Sequence[str]) -> list[str]:
