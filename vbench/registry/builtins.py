@@ -12,6 +12,8 @@ TASKS.register("ultimatum_solo", "vbench.tasks.ultimatum.solo:UltimatumSolo",
                "Ultimatum game vs a fixed confederate with a visual persona (Kiss up, Kick down Study 1)")
 TASKS.register("ultimatum_pair", "vbench.tasks.ultimatum.pair:UltimatumPair",
                "Ultimatum game between two visual personas (Kiss up, Kick down Study 2)")
+TASKS.register("value_spectrum", "vbench.tasks.value_spectrum.task:ValueSpectrum",
+               "Preference for Schwartz values over short-video screenshots, yes/no (Value-Spectrum B1)")
 
 # --- backends ---
 MODELS.register("hf", "vbench.runners.hf:HFRunner",

@@ -129,8 +129,15 @@ def build_tiny_clip(out: str | Path, seed: int = 0, projection_dim: int = 512) -
     from transformers import CLIPConfig, CLIPModel, CLIPProcessor, PreTrainedTokenizerFast
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
+    from tokenizers import processors
+
     out = Path(out)
-    tok = PreTrainedTokenizerFast(tokenizer_object=_train_tokenizer(["<|startoftext|>", "<|endoftext|>"], seed=seed),
+    raw = _train_tokenizer(["<|startoftext|>", "<|endoftext|>"], seed=seed)
+    # like CLIP's tokenizer: wrap every text in start/end tokens (the text vector is read at the end token)
+    raw.post_processor = processors.TemplateProcessing(
+        single="<|startoftext|> $A <|endoftext|>",
+        special_tokens=[(t, raw.token_to_id(t)) for t in ("<|startoftext|>", "<|endoftext|>")])
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw,
                                   bos_token="<|startoftext|>", eos_token="<|endoftext|>", pad_token="<|endoftext|>",
                                   model_max_length=77)
     cfg = CLIPConfig(
