@@ -8,6 +8,8 @@ METRICS: Registry = Registry("metric")
 # --- tasks (one line each) ---
 TASKS.register("aggressiveness_rating", "vbench.tasks.aggressiveness_rating.task:AggressivenessRating",
                "Rate how aggressive a persona image looks, 1-7 (Kiss up, Kick down A1)")
+TASKS.register("isq_induction", "vbench.tasks.isq_induction.task:IsqInduction",
+               "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)")
 
 # --- backends ---
 MODELS.register("hf", "vbench.runners.hf:HFRunner",
