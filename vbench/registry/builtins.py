@@ -14,6 +14,8 @@ TASKS.register("ultimatum_pair", "vbench.tasks.ultimatum.pair:UltimatumPair",
                "Ultimatum game between two visual personas (Kiss up, Kick down Study 2)")
 TASKS.register("value_spectrum", "vbench.tasks.value_spectrum.task:ValueSpectrum",
                "Preference for Schwartz values over short-video screenshots, yes/no (Value-Spectrum B1)")
+TASKS.register("isq_induction", "vbench.tasks.isq_induction.task:IsqInduction",
+               "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)")
 
 # --- backends ---
 MODELS.register("hf", "vbench.runners.hf:HFRunner",

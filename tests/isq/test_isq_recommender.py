@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+
+from vbench.errors import UsageError
+from vbench.tasks.isq_induction.feed_space import build_space, choose_slice, platform_rows, project
+from vbench.tasks.isq_induction.recommender import FeedSimulator, PlatformProfile
+from vbench.tasks.isq_induction.synthetic_corpus import synthetic_embeddings
+from vbench.tasks.isq_induction.task import PLATFORMS
+
+PROFILES = {name: PlatformProfile(**p) for name, p in PLATFORMS["profiles"].items()}
+
+
+@pytest.fixture(scope="module")
+def world():
+    emb, values, _ = synthetic_embeddings(60, 32, seed=3)
+    space = build_space("all", np.arange(values.size), project(emb, 64), seed=0)
+    return space, values
+
+
+def play(space, profile, seeds, viewer, scrolls, lockstep_with=()):
+    """Run trials in lockstep; viewer(trial_index, corpus_row) -> watched. Returns [trials, scrolls] rows."""
+    sim = FeedSimulator(space, profile, scrolls)
+    rows = [sim.register(s) for s in seeds]
+    extra = [sim.register(s) for s in lockstep_with]
+    shown = np.zeros((len(rows), scrolls), np.int64)
+    for s in range(scrolls):
+        items = {r: sim.next_item(r) for r in rows + extra}
+        for t, r in enumerate(rows):
+            shown[t, s] = items[r]
+            sim.feedback(r, viewer(t, items[r]))
+        for r in extra:
+            sim.feedback(r, bool(items[r] % 2))
+    return shown
+
+
+def test_never_shows_an_item_twice_even_when_it_must_show_all(world):
+    space, values = world
+    sim_rows = play(space, PROFILES["tiktok"], [1, 2], lambda t, i: values[i] == 0, scrolls=space.n)
+    for row in sim_rows:
+        assert sorted(row) == list(range(space.n))
+
+
+def test_deterministic_given_the_seed_and_independent_of_other_trials(world):
+    space, values = world
+    viewer = lambda t, i: values[i] in (2, 5)  # noqa: E731
+    a = play(space, PROFILES["youtube"], [7], viewer, 40)
+    b = play(space, PROFILES["youtube"], [7], viewer, 40, lockstep_with=[8, 9, 10, 11])
+    c = play(space, PROFILES["youtube"], [99], viewer, 40)
+    assert (a == b).all()
+    assert (a != c).any()
+
+
+def test_learns_only_from_feedback_with_a_one_scroll_prefetch(world):
+    space, values = world
+    base = play(space, PROFILES["tiktok"], [5], lambda t, i: False, 30)[0]
+    changed_at = 10
+    seq = {"n": 0}
+
+    def viewer(t, i):
+        seq["n"] += 1
+        return seq["n"] - 1 == changed_at  # one watch, at scroll index 10
+
+    other = play(space, PROFILES["tiktok"], [5], viewer, 30)[0]
+    # the watch at scroll 10 cannot change scrolls <= 11 (item 11 was buffered while 10 was on screen)
+    assert (other[: changed_at + 2] == base[: changed_at + 2]).all()
+    assert (other[changed_at + 2:] != base[changed_at + 2:]).any()
+
+
+@pytest.mark.parametrize("platform", sorted(PROFILES))
+def test_feed_converges_toward_a_planted_preference(world, platform):
+    space, values = world
+    targets = np.arange(20) % 10
+    shown = play(space, PROFILES[platform], range(100, 120), lambda t, i: values[i] == targets[t], 60)
+    hit = values[shown] == targets[:, None]
+    first, last = hit[:, :30].mean(), hit[:, 30:].mean()
+    assert last > first + 0.15, (first, last)
+    assert last > 3 * 0.1  # well above the 10% a feed ignoring the viewer would show
+
+
+def test_platforms_differ_in_how_fast_they_adapt(world):
+    space, values = world
+    targets = np.arange(30) % 10
+    early = {}
+    for name in ("tiktok", "youtube"):
+        shown = play(space, PROFILES[name], range(200, 230), lambda t, i: values[i] == targets[t], 30)
+        early[name] = (values[shown] == targets[:, None]).mean()
+    assert early["tiktok"] > early["youtube"]
+    assert PROFILES["tiktok"].explore_min < PROFILES["youtube"].explore_min
+
+
+def test_replace_current_draws_another_unseen_item(world):
+    space, _ = world
+    sim = FeedSimulator(space, PROFILES["instagram"], 10)
+    row = sim.register(4)
+    first = sim.next_item(row)
+    again = sim.replace_current(row)
+    assert again != first
+    sim.feedback(row, True)
+    later = [sim.next_item(row)]
+    sim.feedback(row, True)
+    later.append(sim.next_item(row))
+    assert first not in later and again not in later
+
+
+def test_protocol_misuse_is_refused(world):
+    space, _ = world
+    sim = FeedSimulator(space, PROFILES["tiktok"], 3)
+    row = sim.register(1)
+    with pytest.raises(RuntimeError, match="without a shown item"):
+        sim.feedback(row, True)
+    sim.next_item(row)
+    with pytest.raises(RuntimeError, match="feedback for scroll 1 is missing"):
+        sim.next_item(row)
+    with pytest.raises(ValueError, match="need at least as many items"):
+        FeedSimulator(space, PROFILES["tiktok"], space.n + 1)
+
+
+def test_platform_slices_follow_labels():
+    labels = ["TikTok", "YouTube Shorts", "Instagram Reels", "tiktok", ""]
+    assert list(platform_rows(labels, ["tiktok"])) == [0, 3]
+    assert list(platform_rows(labels, ["instagram", "reels"])) == [2]
+    assert platform_rows(None, ["tiktok"]) is None
+    rows, pool = choose_slice("tiktok", labels, ["tiktok"], 5, 2, "auto")
+    assert pool == "platform" and list(rows) == [0, 3]
+    rows, pool = choose_slice("instagram", labels, ["instagram"], 5, 2, "auto")  # only 1 labelled item < 2 scrolls
+    assert pool == "all" and rows.size == 5
+    assert choose_slice("tiktok", labels, ["tiktok"], 5, 2, "off")[1] == "all"
+    with pytest.raises(UsageError, match="no usable instagram slice"):
+        choose_slice("instagram", labels, ["instagram"], 5, 2, "require")
+    with pytest.raises(UsageError, match="no platform labels"):
+        choose_slice("tiktok", None, ["tiktok"], 5, 2, "require")
+
+
+def test_space_groups_items_into_contiguous_topics(world):
+    space, _ = world
+    assert space.offsets[0] == 0 and space.offsets[-1] == space.n
+    assert (np.diff(space.topic_of) >= 0).all() and (space.sizes > 0).all()
+    assert sorted(space.items) == list(range(space.n))
+    assert np.allclose(np.diag(space.centroid_sim), 1)
