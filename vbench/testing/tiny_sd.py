@@ -8,17 +8,37 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _prompt_tokenizer(seed: int, vocab_size: int = 2000):
+    """Byte-level BPE trained on the avatar templates' own words, so prompts fit CLIP's 77 tokens as with
+    the real tokenizer."""
+    import random
+    import re
+
+    from importlib import resources
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    text = resources.files("vbench.data.avatars").joinpath("templates/v1.yaml").read_text("utf-8")
+    words = sorted(set(re.findall(r"[a-z0-9-]+", text.lower())))
+    rng = random.Random(seed)
+    corpus = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) + "," for _ in range(3000)]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size,
+                                                        special_tokens=["<|startoftext|>", "<|endoftext|>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return tok
+
+
 def build_tiny_sd(out: str | Path, seed: int = 0, sample_size: int = 32) -> Path:
     """Write a StableDiffusionPipeline (CLIP text encoder, UNet, VAE, DDIM) of a few MB to ``out``."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
-    from vbench.testing.tiny_models import _train_tokenizer
-
     out = Path(out)
     torch.manual_seed(seed)
-    tok = PreTrainedTokenizerFast(tokenizer_object=_train_tokenizer(["<|startoftext|>", "<|endoftext|>"], seed=seed),
+    tok = PreTrainedTokenizerFast(tokenizer_object=_prompt_tokenizer(seed),
                                   bos_token="<|startoftext|>", eos_token="<|endoftext|>",
                                   pad_token="<|endoftext|>", model_max_length=77)
     text_encoder = CLIPTextModel(CLIPTextConfig(
