@@ -55,9 +55,10 @@ def load_rows(spec: str, split: str = "train"):
     except UsageError:
         raise
     except Exception as exc:  # network down, unknown repo, unreadable files
-        raise UsageError(
-            f"cannot load dataset {spec!r} ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}). "
-            "Pass a local folder with --dataset, or build one (`vbench data --help`)") from None
+        from vbench.data.defaults import unavailable_message
+
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UsageError(unavailable_message(spec, f"{exc.__class__.__name__}: {first}")) from None
     if "image" in ds.column_names and isinstance(ds.features.get("image"), datasets.Image):
         ds = ds.cast_column("image", datasets.Image(decode=False))
     return ds

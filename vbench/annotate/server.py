@@ -1,0 +1,80 @@
+"""Starting the rating app: bind the database to the dataset, register raters, serve on loopback."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from vbench.annotate.app import create_app
+from vbench.annotate.items import ItemSet
+from vbench.annotate.store import RatingStore
+from vbench.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def parse_raters(text: str | None) -> list[str]:
+    """``a,b,c`` or ``@file`` (one id per line)."""
+    if not text:
+        return []
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        if not path.is_file():
+            raise UsageError(f"--raters: file not found: {path}")
+        return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return [r.strip() for r in text.split(",") if r.strip()]
+
+
+def open_session(dataset: str, db: str | Path, raters: list[str] | None = None, *, check_every: int = 10,
+                 id_column: str | None = None) -> tuple[ItemSet, RatingStore]:
+    """The dataset's items and its rating store (refuses a store of another dataset, or no raters at all)."""
+    items = ItemSet(dataset, id_column=id_column, check_every=check_every)
+    store = RatingStore(db)
+    store.bind(items.fingerprint, dataset)
+    if raters:
+        store.add_raters(raters)
+    if not store.raters():
+        raise UsageError("no raters registered: pass --raters ID[,ID...] or --raters @FILE")
+    return items, store
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class ServerThread:
+    """The app on a werkzeug threaded server in a background thread (tests, benchmarks); port 0 = any free."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        self.server = make_server(host, port, app, threaded=True)
+        self.url = f"http://{host}:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="annotate-server", daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def serve(app, host: str = "127.0.0.1", port: int = 5000) -> None:
+    """Serve until Ctrl-C (threaded: each rater's request is handled on its own thread)."""
+    if not is_loopback(host):
+        log.warning("serving on %s: anyone who can reach this address can submit ratings", host)
+    server = make_server(host, port, app, threaded=True)
+    print(f"rating app on http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped; every acknowledged rating is stored", flush=True)
+    finally:
+        server.server_close()

@@ -1,0 +1,1 @@
+"""Factor-controlled avatar dataset: versioned prompt design, diffusers builder, factor verification."""
