@@ -134,6 +134,9 @@ def range_reasons(res: RunResults, limits: Limits) -> list[str]:
         r.append("artifacts must be plain file names")
     if res.samples_sha256 is not None and not re.match(r"^[0-9a-f]{64}$", res.samples_sha256):
         r.append("samples_sha256 must be 64 lowercase hex digits")
+    outside: list[tuple[str, Any]] = []
+    _walk_metrics(res.model_dump(mode="python", exclude={"metrics"}), "", outside, 100_000)
+    r += [f"{p}: non-finite number" for p, v in outside if isinstance(v, float) and not math.isfinite(v)][:3]
     ints = {"n_samples": c.n_samples, "n_episodes": c.n_episodes, "n_ok": c.n_ok, "n_error": c.n_error,
             "n_skipped_samples": c.n_skipped_samples, "model_calls": c.model_calls, "cache_hits": c.cache_hits,
             "scheduler_steps": c.scheduler_steps}
@@ -151,7 +154,7 @@ def range_reasons(res: RunResults, limits: Limits) -> list[str]:
     if len(leaves) > limits.max_metric_leaves:
         return r + [f"metrics: more than {limits.max_metric_leaves} values"]
     for path, v in leaves:
-        if isinstance(v, float) and (not math.isfinite(v) or abs(v) > MAX_ABS):
+        if isinstance(v, float) and math.isfinite(v) and abs(v) > MAX_ABS:
             r.append(f"metric {path}: out of range")
         elif isinstance(v, str) and len(v) > 2000:
             r.append(f"metric {path}: string too long")
@@ -217,6 +220,8 @@ def diff(submitted: Any, recomputed: Any, path: str = "", out: list[str] | None 
         for i, (a, b) in enumerate(zip(submitted, recomputed)):
             diff(a, b, f"{path}[{i}]", out)
     elif _is_num(submitted) and _is_num(recomputed):
+        if math.isnan(submitted) and math.isnan(recomputed):
+            return out
         if not math.isclose(submitted, recomputed, rel_tol=REL_TOL, abs_tol=ABS_TOL):
             out.append(f"{where}: submitted {submitted:.6g}, recomputed {recomputed:.6g}")
     elif submitted != recomputed:

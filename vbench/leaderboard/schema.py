@@ -1,8 +1,9 @@
 """The submission format: one packed run (results.json + per-sample records and their hashes) per file.
 
 A submission is untrusted until checked, so reading one is strict: a size cap before any byte is
-parsed, no NaN/Infinity, no duplicate keys, bounded nesting, and pydantic models that forbid unknown
-fields. The JSON Schemas of both formats are exported to ``vbench/leaderboard/schemas/``.
+parsed, no duplicate keys, bounded nesting, and pydantic models that forbid unknown fields. NaN and
+Infinity parse (an honest metric can be undefined, e.g. r2 of a constant answer) and are then allowed
+only inside the metrics block, where they show as blanks. The JSON Schemas of both formats are exported to ``vbench/leaderboard/schemas/``.
 """
 from __future__ import annotations
 
@@ -82,10 +83,6 @@ class InputError(ValueError):
     """A file that fails a strict-reading rule; the message is the reason shown in the build report."""
 
 
-def _no_constants(name: str) -> Any:
-    raise InputError(f"non-finite number {name} in JSON")
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -109,11 +106,11 @@ def _depth_ok(obj: Any, max_depth: int) -> bool:
 
 
 def loads_strict(raw: bytes | str, limits: Limits) -> Any:
-    """Parse JSON refusing NaN/Infinity, duplicate keys, excessive nesting and oversize input."""
+    """Parse JSON refusing duplicate keys, excessive nesting and oversize input."""
     if len(raw) > limits.max_file_bytes:
         raise InputError(f"file is {len(raw):,} bytes, over the {limits.max_file_bytes:,}-byte limit")
     try:
-        obj = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        obj = json.loads(raw, object_pairs_hook=_unique_keys)
     except InputError:
         raise
     except RecursionError:

@@ -7,6 +7,7 @@ recognised by name or the paper's abbreviations wherever they are keys.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Iterable, NamedTuple
 
@@ -39,7 +40,10 @@ class Point(NamedTuple):
 
 
 def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+    """A finite float, or None (booleans, text, NaN and infinities are not numbers to show)."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x):
+        return float(x)
+    return None
 
 
 def scalar(v: Any) -> float | None:
@@ -163,7 +167,8 @@ def headline(task: str, available: Iterable[str]) -> str | None:
     for key in HEADLINES.get(task, ()):
         if key in available:
             return key
-    for key in available:
-        if "i_avg" in key.lower() or "gain" in key.lower():
-            return key
+    for word in ("i_avg", "gain"):
+        for key in available:
+            if word in key.lower():
+                return key
     return available[0] if available else None
