@@ -23,6 +23,9 @@ from vbench.version import __version__
 
 MARKER = ".vbench-site"
 MAX_RADARS, MAX_BARS, MAX_MODEL_CHARTS = 24, 30, 12
+FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+           'fill="#3b6ea8"/><rect x="3" y="8" width="2" height="5" fill="#fff"/><rect x="7" y="5" width="2" '
+           'height="8" fill="#fff"/><rect x="11" y="3" width="2" height="10" fill="#fff"/></svg>\n')
 
 
 def check_out_dir(out: Path) -> None:
@@ -110,10 +113,11 @@ def _render(boards: list[Board], report: Any, site: Path, title: str) -> None:
     static = resources.files("vbench.leaderboard").joinpath("templates")
     for name in ("leaderboard.js", "style.css"):
         (site / "assets" / name).write_text(static.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
+    (site / "assets" / "favicon.svg").write_text(FAVICON, encoding="utf-8")
     env = _env()
     common = {"title": title, "version": __version__,
               "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "report": report.as_dict()}
-    board_page = env.get_template("board.html.j2")
+    board_page = env.get_template("board.html")
     summaries = []
     for board in boards:
         bid = board.board_id
@@ -129,9 +133,9 @@ def _render(boards: list[Board], report: Any, site: Path, title: str) -> None:
         tiers = {t: sum(r.tier == t for r in board.rows) for t in ("paper", "verified", "self-reported")}
         summaries.append({"board": board, "tiers": tiers,
                           "datasets": sorted({r.dataset for r in board.rows if r.dataset})[:3]})
-    (site / "index.html").write_text(env.get_template("index.html.j2").render(root="", boards=summaries, **common),
+    (site / "index.html").write_text(env.get_template("index.html").render(root="", boards=summaries, **common),
                                      encoding="utf-8")
-    (site / "report.html").write_text(env.get_template("report.html.j2").render(root="", **common), encoding="utf-8")
+    (site / "report.html").write_text(env.get_template("report.html").render(root="", **common), encoding="utf-8")
     (site / "report.json").write_text(json.dumps(report.as_dict(), indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
     (site / "report.md").write_text(report_markdown(report.as_dict()), encoding="utf-8")
     index = [{"board": b.board_id, "task": b.key.task, "version": b.key.version, "title": b.title,
