@@ -1,0 +1,77 @@
+"""Reading metrics of any task shape, and the SVG charts."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from vbench.leaderboard import charts, views
+
+MV = lambda v, lo=None, hi=None: {"value": v, "ci_low": lo, "ci_high": hi, "n": 10}  # noqa: E731
+
+
+@pytest.mark.parametrize("metrics, scale", [
+    ({"preference": {name: MV(0.1 * i) for i, (_, name, _) in enumerate(views.SCHWARTZ)}}, 1.0),
+    ({"per_value": {key: {"mean": MV(0.1 * i)} for i, (key, _, _) in enumerate(views.SCHWARTZ)}}, None),
+    ({"scores": {abbr: 10.0 * i for i, (_, _, abbr) in enumerate(views.SCHWARTZ)}}, 100.0),
+    ({"std_by_value": {k: MV(0.9) for k, _, _ in views.SCHWARTZ},
+      "preference_score": {k: MV(0.1 * i) for i, (k, _, _) in enumerate(views.SCHWARTZ)}}, 1.0),
+])
+def test_value_profile_found_in_any_shape(metrics, scale):
+    prof = views.value_profile(metrics)
+    if scale is None:  # nested one level deeper than a value: not a profile
+        assert prof is None
+        return
+    assert list(prof) == [k for k, _, _ in views.SCHWARTZ]
+    assert prof["universalism"] == pytest.approx(0.1)
+    assert prof["security"] == pytest.approx(0.9)
+
+
+def test_value_profile_absent():
+    assert views.value_profile({"mean_rating": MV(3.0), "power": MV(1.0)}) is None
+
+
+def test_human_correlation_prefers_expected_rating():
+    m = {"pearson_human_rating": MV(0.2), "pearson_human_expected_rating": MV(0.4, 0.1, 0.6)}
+    p = views.human_correlation(m)
+    assert (p.label, p.value, p.lo, p.hi) == ("pearson_human_expected_rating", 0.4, 0.1, 0.6)
+    assert views.human_correlation({"pearson_human_rating": {"value": None}}) is None
+
+
+def test_kiss_up_coefficients_from_ols_blocks():
+    ols = {"coef": {"const": {"b": 60.0}, "own_aggressiveness": {"b": 1.5, "ci_low": 0.5, "ci_high": 2.5},
+                    "opponent_aggressiveness": {"b": -0.8, "ci_low": -1.2, "ci_high": -0.4}}, "n": 100, "r2": 0.2}
+    pts = views.kiss_up_coefficients("ultimatum_pair", {"offer_ols": ols, "mean_offer": MV(62.0)})
+    assert [(p.label, p.value) for p in pts] == [("offer_ols.own_aggressiveness", 1.5),
+                                                 ("offer_ols.opponent_aggressiveness", -0.8)]
+    assert views.kiss_up_coefficients("aggressiveness_rating", {"ols_factors": ols}) == []
+
+
+def test_isq_gains_nested_per_strategy_and_platform():
+    m = {"i_avg": {"isq": {"tiktok": MV(0.3, 0.1, 0.5), "youtube": MV(0.2)}, "plain": {"tiktok": MV(0.0)}},
+         "alignment_gain": MV(0.05), "yes_rate": MV(0.5)}
+    labels = {p.label: p.value for p in views.isq_gains(m)}
+    assert labels == {"i_avg.isq.tiktok": 0.3, "i_avg.isq.youtube": 0.2, "i_avg.plain.tiktok": 0.0,
+                      "alignment_gain": 0.05}
+    assert views.headline("isq_induction", list(views.columns(m))) == "i_avg.isq.tiktok"
+
+
+def test_columns_skip_distributions_extras_and_non_finite():
+    m = {"mean_rating": {"value": 3.0, "extra": {"std": 1.0}}, "rating_distribution": {"1": 0.5},
+         "primary_score": "rating", "flag": True, "weird": {"value": float("nan")}, "bare_nan": float("nan")}
+    cols = views.columns(m, ["weird"])
+    assert list(cols) == ["weird", "mean_rating"]
+    assert views.scalar(cols["weird"]) is None
+
+
+def test_svg_charts_are_well_formed_and_escape_labels():
+    evil = '</text><script>alert(1)</script>'
+    svg = charts.bars([views.Point(evil, 0.5, 0.2, 0.7), views.Point("b", -0.3)], evil, (-1, 1))
+    root = ET.fromstring(svg)
+    ns = {"s": charts.SVG_NS}
+    assert not root.findall(".//s:script", ns)
+    assert len(root.findall(".//s:rect[@class='bar']", ns)) == 2
+    assert any(evil[:20] in (t.text or "") for t in root.findall(".//s:text", ns))
+    radar = ET.fromstring(charts.radar(["SD", "UNI", "BEN"], [0.2, 1.5, -1.0], evil))
+    poly = radar.find(".//s:polygon[@class='series']", ns)
+    assert len(poly.get("points").split()) == 3

@@ -1,0 +1,156 @@
+"""`vbench leaderboard build`: every submission checked, grouped into strictly comparable boards.
+
+Files are checked in worker processes (the recompute of each run's metrics dominates); a rejected file
+is listed in the build report with every reason, never silently dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from vbench.leaderboard.board import Board, Row, paper_boards
+from vbench.leaderboard.checks import check_submission, pydantic_reason
+from vbench.leaderboard.schema import InputError, Limits, Verification, display_name, read_strict
+from vbench.leaderboard.store import list_files, open_source
+from vbench.version import __version__
+
+PARALLEL_THRESHOLD = 64  # below this, worker start-up costs more than it saves
+
+
+@dataclass
+class BuildReport:
+    source: str
+    accepted: int = 0
+    verified: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    boards: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    vbench_version: str = __version__
+
+    def reject(self, file: str, reasons: list[str]) -> None:
+        self.rejected.append({"file": display_name(file, 300), "reasons": [display_name(r, 400) for r in reasons]})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "vbench_version": self.vbench_version, "accepted": self.accepted,
+                "verified": self.verified, "rejected": self.rejected, "notes": self.notes,
+                "boards": self.boards, "seconds": round(self.seconds, 3)}
+
+
+def check_file(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    """Worker: read + check one submission file; returns only plain data (picklable, small)."""
+    rel, path, limits_dict = item
+    limits = Limits(**limits_dict)
+    try:
+        obj, raw = read_strict(Path(path), limits)
+    except InputError as exc:
+        return {"file": rel, "reasons": [str(exc)]}
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        checked = check_submission(obj, limits)
+    except Exception as exc:  # last line of defence: a checker bug must not abort the build
+        return {"file": rel, "reasons": [f"check failed: {type(exc).__name__}: {str(exc)[:200]}"]}
+    if not checked.ok:
+        return {"file": rel, "reasons": checked.reasons, "sha256": sha}
+    res = checked.submission.results.model_dump(mode="json")
+    return {"file": rel, "reasons": [], "sha256": sha, "results": res, "notes": checked.notes,
+            "recomputed": checked.recomputed}
+
+
+def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | None) -> list[dict[str, Any]]:
+    jobs = [(rel, str(path), limits.model_dump()) for rel, path in items]
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
+        return [check_file(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(check_file, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+
+
+def load_verifications(items: list[tuple[str, Path]], limits: Limits, report: BuildReport) -> dict[str, Verification]:
+    """Passed verifications by the sha256 of the submission file they re-ran."""
+    out: dict[str, Verification] = {}
+    for rel, path in items:
+        try:
+            obj, _ = read_strict(path, limits)
+            ver = Verification.model_validate(obj, strict=True)
+        except InputError as exc:
+            report.reject(rel, [str(exc)])
+            continue
+        except ValidationError as exc:
+            report.reject(rel, [pydantic_reason(exc, "verification schema")])
+            continue
+        if ver.passed:
+            out[ver.submission_sha256] = ver
+    return out
+
+
+def collect(source: str, limits: Limits, workers: int | None = None, include_paper: bool = True,
+            revision: str | None = None) -> tuple[list[Board], BuildReport]:
+    t0 = time.perf_counter()
+    root = open_source(source, revision)
+    report = BuildReport(source=display_name(source, 300))
+    listing = list_files(root, limits)
+    for rel, reason in listing.rejected:
+        report.reject(rel, [reason])
+    verified = load_verifications(listing.verifications, limits, report)
+    boards: dict[Any, Board] = {}
+    seen: dict[str, str] = {}
+    for out in check_files(listing.submissions, limits, workers):
+        if out["reasons"]:
+            report.reject(out["file"], out["reasons"])
+            continue
+        first = seen.setdefault(out["sha256"], out["file"])
+        if first != out["file"]:
+            report.reject(out["file"], [f"duplicate of {first}"])
+            continue
+        row = Row.from_results(out["results"], out["file"], out["sha256"], out["recomputed"], out["notes"])
+        ver = verified.get(out["sha256"])
+        if ver is not None:
+            row.tier = "verified"
+            row.verification = {"checked": ver.checked, "agreement": ver.agreement, "at": display_name(ver.verified_at, 40)}
+            report.verified += 1
+        if out["notes"]:
+            report.notes.append({"file": display_name(out["file"], 300), "notes": row.notes})
+        boards.setdefault(row.key, Board(key=row.key, title=f"{row.key.task} v{row.key.version}")).rows.append(row)
+        report.accepted += 1
+    result = sorted(boards.values(), key=lambda b: (b.key.task, b.key.version, b.key.prompt_set_hash,
+                                                     b.key.dataset_fingerprint))
+    if include_paper:
+        result += paper_boards()
+    for board in result:
+        board.finalize(summary_keys(board.key.task, board.rows), max_columns=40)
+        report.boards.append({"board": board.board_id, "task": board.key.task, "version": board.key.version,
+                              "prompt_set_hash": board.key.prompt_set_hash,
+                              "dataset_fingerprint": board.key.dataset_fingerprint, "rows": len(board.rows)})
+    report.seconds = time.perf_counter() - t0
+    return result, report
+
+
+def summary_keys(task: str, rows: list[Row]) -> list[str]:
+    """The task's own choice of headline metrics (Task.summary_rows), when the task is registered."""
+    from vbench.registry import TASKS
+
+    if not rows or task not in TASKS:
+        return []
+    try:
+        return [k for k, _ in TASKS.get(TASKS.resolve(task)).summary_rows(rows[0].metrics)]
+    except Exception:  # a task's display hook must not break the build
+        return []
+
+
+def build(source: str, out: Path, limits: Limits | None = None, workers: int | None = None,
+          include_paper: bool = True, title: str = "vbench leaderboard", revision: str | None = None) -> BuildReport:
+    from vbench.leaderboard.render import write_site
+
+    t0 = time.perf_counter()
+    boards, report = collect(source, limits or Limits(), workers, include_paper, revision)
+    write_site(boards, report, out, title)
+    report.seconds = time.perf_counter() - t0
+    return report

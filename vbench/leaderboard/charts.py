@@ -1,0 +1,94 @@
+"""Small static SVG charts (radar and bars with CI whiskers) built with ElementTree.
+
+ElementTree escapes every label, so untrusted names cannot break out of the SVG; the files are shown
+through ``<img>``, where SVG cannot run scripts at all. No plotting process per chart: a 2,000-run
+build stays fast.
+"""
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from typing import Sequence
+
+from vbench.leaderboard.views import Point
+
+SVG_NS = "http://www.w3.org/2000/svg"
+PALETTE = ("#3b6ea8", "#c8553d", "#5a9367", "#8e6bb0", "#d4a72c", "#4aa3a2")
+
+
+def _svg(width: float, height: float, title: str) -> ET.Element:
+    root = ET.Element("svg", {"xmlns": SVG_NS, "width": f"{width:.0f}", "height": f"{height:.0f}",
+                              "viewBox": f"0 0 {width:.0f} {height:.0f}", "role": "img",
+                              "font-family": "sans-serif", "font-size": "11"})
+    ET.SubElement(root, "title").text = title
+    ET.SubElement(root, "rect", {"width": "100%", "height": "100%", "fill": "#ffffff"})
+    return root
+
+
+def _text(parent: ET.Element, x: float, y: float, text: str, anchor: str = "start", **attrs: str) -> None:
+    el = ET.SubElement(parent, "text", {"x": f"{x:.1f}", "y": f"{y:.1f}", "text-anchor": anchor, **attrs})
+    el.text = text
+
+
+def _serialise(root: ET.Element) -> str:
+    return ET.tostring(root, encoding="unicode")
+
+
+def radar(labels: Sequence[str], values: Sequence[float], title: str, size: int = 260) -> str:
+    """Polygon of values in [0, 1] on one spoke per label (the Value-Spectrum radar)."""
+    root = _svg(size, size + 24, title)
+    _text(root, size / 2, 16, title[:60], "middle", **{"font-weight": "bold"})
+    cx, cy, r = size / 2, size / 2 + 20, size / 2 - 48
+    n = max(1, len(labels))
+
+    def pt(i: int, frac: float) -> tuple[float, float]:
+        ang = -math.pi / 2 + 2 * math.pi * i / n
+        return cx + r * frac * math.cos(ang), cy + r * frac * math.sin(ang)
+
+    for ring in (0.25, 0.5, 0.75, 1.0):
+        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (pt(i, ring) for i in range(n)))
+        ET.SubElement(root, "polygon", {"points": pts, "fill": "none", "stroke": "#ccc"})
+    for i, label in enumerate(labels):
+        x, y = pt(i, 1.0)
+        ET.SubElement(root, "line", {"x1": f"{cx:.1f}", "y1": f"{cy:.1f}", "x2": f"{x:.1f}", "y2": f"{y:.1f}",
+                                     "stroke": "#ddd"})
+        lx, ly = pt(i, 1.18)
+        _text(root, lx, ly + 4, label, "middle", **{"font-size": "10"})
+    clipped = [min(1.0, max(0.0, v)) for v in values]
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (pt(i, v) for i, v in enumerate(clipped)))
+    ET.SubElement(root, "polygon", {"points": pts, "fill": PALETTE[0], "fill-opacity": "0.3",
+                                    "stroke": PALETTE[0], "stroke-width": "2", "class": "series"})
+    return _serialise(root)
+
+
+def bars(points: Sequence[Point], title: str, domain: tuple[float, float] | None = None,
+         width: int = 560) -> str:
+    """Horizontal bars from zero with 95% CI whiskers; one row per point."""
+    row_h, left, right, top = 20, 200, 20, 40
+    height = top + row_h * max(1, len(points)) + 30
+    root = _svg(width, height, title)
+    _text(root, width / 2, 16, title[:90], "middle", **{"font-weight": "bold"})
+    nums = [v for p in points for v in (p.value, p.lo, p.hi) if v is not None] + [0.0]
+    lo, hi = domain or (min(nums), max(nums))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1, hi + 1
+    span = width - left - right
+
+    def x(v: float) -> float:
+        return left + (min(hi, max(lo, v)) - lo) / (hi - lo) * span
+
+    ET.SubElement(root, "line", {"x1": f"{x(0):.1f}", "y1": str(top - 6), "x2": f"{x(0):.1f}",
+                                 "y2": str(height - 24), "stroke": "#888"})
+    for tick in (lo, (lo + hi) / 2, hi):
+        _text(root, x(tick), height - 8, f"{tick:.2g}", "middle", fill="#555")
+    for i, p in enumerate(points):
+        y = top + i * row_h
+        _text(root, left - 6, y + 13, p.label[:34], "end")
+        x0, x1 = sorted((x(0), x(p.value)))
+        ET.SubElement(root, "rect", {"x": f"{x0:.1f}", "y": f"{y + 3}", "width": f"{max(1.0, x1 - x0):.1f}",
+                                     "height": str(row_h - 6), "fill": PALETTE[i % len(PALETTE)], "class": "bar"})
+        if p.lo is not None and p.hi is not None:
+            yc = y + row_h / 2
+            ET.SubElement(root, "line", {"x1": f"{x(p.lo):.1f}", "y1": f"{yc:.1f}", "x2": f"{x(p.hi):.1f}",
+                                         "y2": f"{yc:.1f}", "stroke": "#222", "stroke-width": "1.5"})
+    return _serialise(root)

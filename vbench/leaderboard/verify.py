@@ -1,0 +1,135 @@
+"""`vbench leaderboard verify`: re-run a random subset of a submission's episodes and compare.
+
+The re-run uses the submission's own spec (model + args, task options, seed, gen kwargs, dataset) and
+the same per-episode seeds, through the task's ``episode()`` and the shared Scheduler, with no response
+cache. Each re-run episode agrees when every output matches (numbers within ``abs_tol``, text exactly);
+the submission is verified when the share of agreeing episodes reaches ``min_agreement``.
+"""
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from vbench.errors import UsageError
+from vbench.leaderboard.checks import build_task_for, check_submission
+from vbench.leaderboard.schema import InputError, Limits, Submission, Verification, read_strict
+from vbench.version import __version__
+
+
+def outputs_agree(submitted: Any, rerun: Any, abs_tol: float, path: str = "") -> str | None:
+    """None when equal within tolerance, else the first differing field path."""
+    if isinstance(submitted, dict) and isinstance(rerun, dict):
+        if set(submitted) != set(rerun):
+            return path or "(keys)"
+        for k in submitted:
+            bad = outputs_agree(submitted[k], rerun[k], abs_tol, f"{path}.{k}" if path else str(k))
+            if bad:
+                return bad
+        return None
+    if isinstance(submitted, list) and isinstance(rerun, list):
+        if len(submitted) != len(rerun):
+            return path
+        for i, (a, b) in enumerate(zip(submitted, rerun)):
+            bad = outputs_agree(a, b, abs_tol, f"{path}[{i}]")
+            if bad:
+                return bad
+        return None
+    num = (int, float)
+    if isinstance(submitted, num) and isinstance(rerun, num) and not isinstance(submitted, bool) \
+            and not isinstance(rerun, bool):
+        return None if math.isclose(submitted, rerun, rel_tol=0.0, abs_tol=abs_tol) else path
+    if isinstance(submitted, str) and isinstance(rerun, str):
+        return None if submitted.strip() == rerun.strip() else path
+    return None if submitted == rerun else path
+
+
+def load_checked(path: Path, limits: Limits) -> tuple[Submission, bytes]:
+    try:
+        obj, raw = read_strict(path, limits)
+    except InputError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    checked = check_submission(obj, limits)
+    if not checked.ok or checked.submission is None:
+        raise UsageError(f"{path}: not a valid submission: " + "; ".join(checked.reasons))
+    if checked.submission.samples is None:
+        raise UsageError(f"{path}: the submission withholds its records; there is nothing to re-run against")
+    return checked.submission, raw
+
+
+def _runner_args(spec) -> dict[str, Any]:
+    return {k: v for k, v in spec.model_args.items() if v != "<redacted>"}
+
+
+def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, seed: int = 0, abs_tol: float = 0.02,
+           min_agreement: float = 0.9, dataset: str | None = None, model_args: dict[str, Any] | None = None,
+           cache_dir: str | Path | None = None) -> Verification:
+    """Re-run ``n`` random ok episodes of ``sub`` and compare their outputs with the submitted ones."""
+    from vbench.evaluator import parse_gen_kwargs
+    from vbench.images import ImageStore, default_store
+    from vbench.runners.factory import build_runner
+    from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
+    from vbench.types import Record
+
+    res = sub.results
+    if n < 1:
+        raise UsageError("--n must be >= 1")
+    store = ImageStore(Path(cache_dir) / "images") if cache_dir else default_store()
+    task = build_task_for(res, store=store, dataset=dataset)
+    if task.version != res.task.version:
+        raise UsageError(f"the submission used {res.task.name} v{res.task.version}; this vbench has v{task.version}")
+    if task.prompt_set_hash() != res.task.prompt_set_hash:
+        raise UsageError("this vbench's prompt set for the task differs from the submission's; cannot re-run it")
+    samples = task.samples()
+    data_match = task.dataset_fingerprint() == res.task.dataset_fingerprint
+    if not data_match:
+        raise UsageError(f"dataset {task.ctx.dataset!r} is not the submission's (fingerprint "
+                         f"{task.dataset_fingerprint()} != {res.task.dataset_fingerprint}); pass the right --dataset")
+    records = [Record.model_validate(r) for r in sub.samples or []]
+    ok = sorted((r for r in records if r.status == "ok"), key=lambda r: r.episode_id)
+    if not ok:
+        raise UsageError("the submission has no finished episodes to re-run")
+    chosen = random.Random(seed).sample(ok, min(n, len(ok)))
+    runners = {"default": build_runner(res.model.name, {**_runner_args(res.model), **(model_args or {})}, store,
+                                       res.run.batch_size)}
+    for role, spec in res.roles.items():
+        runners[role] = build_runner(spec.name, _runner_args(spec), store, res.run.batch_size)
+
+    def specs():
+        for rec in chosen:
+            if rec.index >= len(samples):
+                raise UsageError(f"episode {rec.episode_id}: sample index {rec.index} is not in the dataset")
+            sample = samples[rec.index]
+            ep_seed = derive_seed(res.run.seed, task.name, rec.episode_id)
+            yield EpisodeSpec(episode_id=rec.episode_id, index=rec.index, sample=sample.meta, repeat=rec.repeat,
+                              seed=ep_seed, gen=task.episode(sample, rec.repeat, ep_seed))
+
+    rerun: dict[str, Record] = {}
+    try:
+        Scheduler(runners, None, parse_gen_kwargs(dict(res.run.gen_kwargs)), spec_hash="verify",
+                  task_name=task.name).run(specs(), lambda r: rerun.__setitem__(r.episode_id, r))
+    finally:
+        for runner in runners.values():
+            runner.close()
+    mismatches: list[dict[str, Any]] = []
+    agreed = 0
+    for rec in chosen:
+        new = rerun.get(rec.episode_id)
+        if new is None or new.status != "ok":
+            bad = f"re-run failed: {(new.error if new else 'missing')}"
+        else:
+            field = outputs_agree(rec.outputs, new.outputs, abs_tol)
+            bad = None if field is None else f"outputs differ at {field}"
+        if bad is None:
+            agreed += 1
+        elif len(mismatches) < 50:
+            mismatches.append({"episode_id": rec.episode_id, "reason": bad[:300]})
+    agreement = agreed / len(chosen)
+    return Verification(submission=submission_path, submission_sha256=sha256, passed=agreement >= min_agreement,
+                        checked=len(chosen), agreed=agreed, agreement=agreement, min_agreement=min_agreement,
+                        abs_tolerance=abs_tol, episode_ids=[r.episode_id for r in chosen], mismatches=mismatches,
+                        model_fingerprint_match=runners["default"].fingerprint == res.model.fingerprint,
+                        dataset_fingerprint_match=data_match, verified_with=__version__,
+                        verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
