@@ -82,3 +82,16 @@ def test_lazy_loading_and_clear_errors(tmp_path, store):
         validate_args(HFArgs, {"pretrained": str(tmp_path / "nope")}, "--model_args")
     with pytest.raises(UsageError, match="unknown key 'colour'"):
         validate_args(HFArgs, {"pretrained": "org/name", "colour": "red"}, "--model_args")
+
+
+def test_choose_fused_with_generate_equals_separate_choose(tiny_llava, store):
+    runner = HFRunner(HFArgs(pretrained=str(tiny_llava), device="cpu"), store=store)
+    gens = _requests(store, 3)
+    chooses = [Request(kind="choose", messages=g.messages, options=("1", "2", "7")) for g in gens]
+    alone = runner.run(chooses)
+    fused = runner.run([*gens, *chooses])
+    assert all(r.text is not None for r in fused[:3])
+    for a, f in zip(alone, fused[3:]):
+        assert f.method == "logprobs"
+        assert f.probs == pytest.approx(a.probs, rel=1e-4, abs=1e-6)
+        assert f.option_mass == pytest.approx(a.option_mass, rel=1e-4)

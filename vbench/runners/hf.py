@@ -6,6 +6,7 @@ image count, left-padded and generated together; ``choose`` requests read the ne
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from pathlib import Path
@@ -39,6 +40,10 @@ class HFArgs(RunnerArgs):
         return str(Path(value).expanduser()) if looks_local else value
 
 
+def _messages_key(req: Request) -> str:
+    return json.dumps([m.model_dump(mode="json") for m in req.messages], sort_keys=True)
+
+
 def _stop_at(text: str, stops: tuple[str, ...]) -> str:
     cut = min((text.find(s) for s in stops if s and s in text), default=-1)
     return text[:cut] if cut >= 0 else text
@@ -53,6 +58,7 @@ class HFRunner(Runner):
         self._model = None
         self._proc = None
         self._device = None
+        self._variant_cache: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
     def fingerprint_fields(self) -> dict[str, Any]:
         fields = super().fingerprint_fields()
@@ -135,24 +141,43 @@ class HFRunner(Runner):
         self._load()
         self.calls += len(requests)
         out: list[Response | None] = [None] * len(requests)
+        # A choose request with the same messages as a generate request reads its options from that
+        # generation's first-step logits: the same next-token distribution, one forward pass fewer.
+        first_gen: dict[str, int] = {}
+        for i, req in enumerate(requests):
+            if req.kind == "generate":
+                first_gen.setdefault(_messages_key(req), i)
+        fused = {i: first_gen[_messages_key(req)] for i, req in enumerate(requests)
+                 if req.kind == "choose" and _messages_key(req) in first_gen and self._single_token(req.options)}
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, req in enumerate(requests):
+            if i in fused:
+                continue
             n_img = sum(len(m.images) for m in req.messages)
             g = req.gen
             key = (req.kind, n_img, g.temperature, g.max_tokens, g.top_p) if req.kind == "generate" else (req.kind, n_img)
             groups[key].append(i)
+        wanted = set(fused.values())
+        first_lp: dict[int, Any] = {}
         for key, idx in groups.items():
             batch = [requests[i] for i in idx]
             try:
-                answers = self._generate(batch) if key[0] == "generate" else self._choose(batch)
+                if key[0] == "generate":
+                    answers, lps = self._generate(batch, want_first=any(i in wanted for i in idx))
+                    first_lp.update({i: lp for i, lp in zip(idx, lps)} if lps is not None else {})
+                else:
+                    answers = self._choose(batch)
             except (RuntimeError, ValueError) as exc:  # e.g. OOM or an input the processor rejects
                 msg = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 answers = [Response.failure(msg) for _ in batch]
             for i, resp in zip(idx, answers):
                 out[i] = resp
+        for i, j in fused.items():
+            out[i] = (self._probs_from_next(requests[i], first_lp[j]) if j in first_lp
+                      else Response.failure(out[j].error or "generation failed"))
         return out  # type: ignore[return-value]
 
-    def _generate(self, reqs: list[Request]) -> list[Response]:
+    def _generate(self, reqs: list[Request], want_first: bool = False) -> tuple[list[Response], Any]:
         import torch
 
         g = reqs[0].gen
@@ -162,22 +187,37 @@ class HFRunner(Runner):
         if do_sample:
             gen_kwargs.update(temperature=g.temperature, top_p=g.top_p)
             torch.manual_seed(derive_seed(*(r.gen.seed for r in reqs)))
+        if want_first:
+            gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
         with torch.inference_mode():
             out = self._model.generate(**inputs, **gen_kwargs)
-        new = out[:, inputs["input_ids"].shape[1]:]
+        sequences = out.sequences if want_first else out
+        first = torch.log_softmax(out.logits[0].float(), dim=-1) if want_first else None
+        new = sequences[:, inputs["input_ids"].shape[1]:]
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         pad = self.tokenizer.pad_token_id
         return [Response(text=_stop_at(t.strip(), r.gen.stop), method="generate",
                          usage={"completion_tokens": int((row != pad).sum())})
-                for t, r, row in zip(texts, reqs, new)]
+                for t, r, row in zip(texts, reqs, new)], first
 
     def _variant_ids(self, options: tuple[str, ...]) -> dict[str, list[int]]:
-        tok = self.tokenizer
-        ids = {}
-        for o in options:
-            for v in surface_variants(o):
-                ids[v] = tok.encode(v, add_special_tokens=False)
-        return ids
+        cached = self._variant_cache.get(options)
+        if cached is None:
+            tok = self.tokenizer
+            cached = {v: tok.encode(v, add_special_tokens=False) for o in options for v in surface_variants(o)}
+            self._variant_cache[options] = cached
+        return cached
+
+    def _single_token(self, options: tuple[str, ...]) -> bool:
+        return all(len(ids) == 1 for ids in self._variant_ids(options).values() if ids)
+
+    def _probs_from_next(self, req: Request, next_lp_row) -> Response:
+        lps: dict[str, float] = {}
+        for variant, ids in self._variant_ids(req.options).items():
+            if len(ids) == 1:
+                lps[variant] = float(next_lp_row[ids[0]])
+        probs, mass = pool_option_probs(lps, req.options)
+        return Response(probs=probs, option_mass=mass, method="logprobs")
 
     def _choose(self, reqs: list[Request]) -> list[Response]:
         import torch
