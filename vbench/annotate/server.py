@@ -70,6 +70,7 @@ def serve(app, host: str = "127.0.0.1", port: int = 5000) -> None:
     """Serve until Ctrl-C (threaded: each rater's request is handled on its own thread)."""
     if not is_loopback(host):
         log.warning("serving on %s: anyone who can reach this address can submit ratings", host)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per rating
     server = make_server(host, port, app, threaded=True)
     print(f"rating app on http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     try:
