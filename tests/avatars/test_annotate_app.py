@@ -124,3 +124,16 @@ def test_export_to_a_copy_and_guard_rails(built_avatars, fresh_copy, tmp_path):
         open_session(str(data), tmp_path / "empty.sqlite", [])
     with pytest.raises(UsageError, match="no rating database"):
         export_ratings(str(data), tmp_path / "missing.sqlite")
+
+
+def test_rater_lists_and_the_cli_errors(built_avatars, tmp_path, run_cli):
+    from vbench.annotate.server import parse_raters
+
+    (tmp_path / "more.txt").write_text("cy\n\n dee \n")
+    assert parse_raters(f"ana, ben,@{tmp_path / 'more.txt'}") == ["ana", "ben", "cy", "dee"]
+    with pytest.raises(UsageError, match="file not found"):
+        parse_raters("@/no/such/file")
+    res = run_cli("annotate", "--dataset", str(built_avatars), "--db", str(tmp_path / "r.sqlite"), "--port", "0")
+    assert res.returncode == 2 and "no raters registered" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("annotate", "export", "--dataset", str(built_avatars), "--db", str(tmp_path / "none.sqlite"))
+    assert res.returncode == 2 and "no rating database" in res.stderr

@@ -48,6 +48,18 @@ def test_verify_runs_through_the_scheduler_and_cache(built_avatars, fresh_copy, 
     assert again.model_dump() == report.model_dump()
 
 
+def test_a_build_grown_after_verification_still_loads(built_avatars, fresh_copy, isolated_cache, tiny_sd, small):
+    from vbench.data.avatars.builder import BuildSpec, build_avatars
+    from vbench.data.loading import load_rows
+
+    out = fresh_copy(built_avatars)
+    verify_avatars(out, "dummy", factors=["weapon"], progress=False)
+    build_avatars(out, BuildSpec(model_id=str(tiny_sd), **{**small, "n": small["n"] + 2}), batch_size=2, progress=False)
+    ds = load_rows(str(out))
+    assert len(ds) == small["n"] + 2
+    assert sum(p is None for p in ds["vlm_p_weapon"]) == 2        # the new images are not verified yet
+
+
 @pytest.mark.skipif(importlib.util.find_spec("vbench.runners.hf") is None,
                     reason="the transformers runner (vbench/runners/hf.py) is not on this branch yet")
 def test_verify_with_a_real_local_vlm(built_avatars, fresh_copy, isolated_cache, tiny_llava):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from vbench.annotate.app import create_app
 from vbench.annotate.items import ItemSet
 from vbench.annotate.store import RatingStore
 from vbench.errors import UsageError
@@ -17,15 +16,17 @@ log = logging.getLogger(__name__)
 
 
 def parse_raters(text: str | None) -> list[str]:
-    """``a,b,c`` or ``@file`` (one id per line)."""
-    if not text:
-        return []
-    if text.startswith("@"):
-        path = Path(text[1:]).expanduser()
-        if not path.is_file():
-            raise UsageError(f"--raters: file not found: {path}")
-        return [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
-    return [r.strip() for r in text.split(",") if r.strip()]
+    """``a,b,c``; an element ``@FILE`` adds the ids in FILE (one per line)."""
+    out: list[str] = []
+    for part in (p.strip() for p in (text or "").split(",")):
+        if part.startswith("@"):
+            path = Path(part[1:]).expanduser()
+            if not path.is_file():
+                raise UsageError(f"--raters: file not found: {path}")
+            out += [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+        elif part:
+            out.append(part)
+    return out
 
 
 def open_session(dataset: str, db: str | Path, raters: list[str] | None = None, *, check_every: int = 10,

@@ -89,14 +89,14 @@ class _GroupWriter:
             try:
                 ids = [db.execute(_INSERT, row).lastrowid for row, _ in batch]
                 db.commit()
-            except sqlite3.Error:
+            except Exception:  # never leave a waiting request without an answer
                 db.rollback()
                 for row, fut in batch:  # one bad row must not fail the others
                     try:
                         rid = db.execute(_INSERT, row).lastrowid
                         db.commit()
                         fut.set_result(int(rid))
-                    except sqlite3.Error as exc:
+                    except Exception as exc:
                         db.rollback()
                         fut.set_exception(exc)
                 continue

@@ -84,7 +84,11 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 
 
 def write_rows(out: Path, rows: list[dict[str, Any]]) -> None:
-    write_atomic(out / META, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    """Rewrite metadata.jsonl; every row gets every column (rows added after a verification lack its
+    columns, and a JSON table needs one schema)."""
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    write_atomic(out / META, "".join(json.dumps({k: r.get(k) for k in columns}, ensure_ascii=False) + "\n"
+                                     for r in rows))
 
 
 def _check_resume(out: Path, spec: BuildSpec) -> None:
