@@ -11,7 +11,8 @@ BUILD_HINTS = {
     "avatars": ("build it locally with `vbench data build-avatars --out avatars --model "
                 "stable-diffusion-v1-5/stable-diffusion-v1-5` (GPU recipe in the README) or, for a small offline "
                 "SYNTHETIC set, `vbench data synthetic-avatars --out avatars`; then pass --dataset avatars"),
-    "screenshots": "build a screenshot corpus locally (`vbench data --help`) and pass --dataset FOLDER",
+    "screenshots": ("build the split locally with `vbench data build-corpus` then `vbench data build-split` "
+                    "(or `vbench data synthetic-screenshots` for an offline demo) and pass --dataset FOLDER"),
     "results": "pass a local results folder instead",
 }
 
