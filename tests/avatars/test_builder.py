@@ -142,3 +142,19 @@ def test_cli_build_bad_pipeline_exit_2(run_cli, tmp_path):
     res = run_cli("data", "build-avatars", "--out", str(tmp_path / "o"), "--model", str(tmp_path / "nope"), "--n", "2")
     assert res.returncode == 2 and "no such pipeline folder" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU: checks the default fp16-on-GPU generation path")
+def test_fp16_generation_on_gpu(tmp_path, tiny_sd):
+    pipe = load_pipeline(str(tiny_sd))                      # device=auto, dtype=auto
+    assert pipe.device.startswith("cuda") and pipe.dtype == "float16"
+    spec = BuildSpec(model_id=str(tiny_sd), n=4, height=64, width=64, steps=2)
+    stats = build_avatars(tmp_path / "gpu", spec, batch_size=4, progress=False, pipeline=pipe)
+    assert stats.generated == 4 and len(read_rows(tmp_path / "gpu")) == 4

@@ -1,6 +1,8 @@
 """Push/pull with cards against local folders (the Hub layout), and the offline/default-dataset errors."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from vbench.data.hub import is_local, pull_dataset, push_dataset
@@ -61,3 +63,15 @@ def test_default_dataset_missing_gives_build_hint_through_eval(run_cli):
     line = res.stderr.strip()
     assert "\n" not in line and "vbench-personas/avatars" in line and "vbench data build-avatars" in line
     assert "--dataset" in line
+
+
+@pytest.mark.skipif(not (os.environ.get("VBENCH_TEST_HUB_REPO") and os.environ.get("HF_TOKEN")),
+                    reason="needs network, HF_TOKEN and VBENCH_TEST_HUB_REPO=ORG/NAME (a scratch dataset repo)")
+def test_push_and_pull_through_the_real_hub(built_avatars, tmp_path, run_cli):
+    online = {"HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
+    repo = os.environ["VBENCH_TEST_HUB_REPO"]
+    res = run_cli("data", "push", str(built_avatars), "--repo", repo, "--private", env=online)
+    assert res.returncode == 0, res.stderr
+    res = run_cli("data", "pull", repo, "--out", str(tmp_path / "pulled"), env=online)
+    assert res.returncode == 0, res.stderr
+    assert len(load_rows(str(tmp_path / "pulled"))) == len(load_rows(str(built_avatars)))

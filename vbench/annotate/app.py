@@ -35,7 +35,6 @@ def _explain(exc: ValidationError, raw: dict[str, Any]) -> str:
 
 def create_app(items: ItemSet, store: RatingStore, title: str = "Rate the characters") -> Flask:
     app = Flask(__name__)
-    app.config["JSON_SORT_KEYS"] = False
     salt = store.meta("salt") or ""
 
     def unknown_rater(rater: str) -> Refused:
