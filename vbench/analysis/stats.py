@@ -123,27 +123,36 @@ def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
     import pandas as pd
     import statsmodels.api as sm
 
-    df = pd.DataFrame({"y": list(y), **{k: list(v) for k, v in X.items()}})
+    # plain arrays, not DataFrames: same fit, ~10x less overhead (metrics are recomputed in bulk)
+    def column(values: Sequence[Any]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    yv, cols = column(list(y)), {k: column(list(v)) for k, v in X.items()}
+    keep = ~np.isnan(yv)
+    for col in cols.values():
+        keep &= ~np.isnan(col)
+    groups = None
     if clusters is not None:
-        df["_cluster"] = list(clusters)
-    df = df.dropna()
-    names = [k for k in X if df[k].nunique() > 1]
+        groups = pd.Series(list(clusters), dtype=object)
+        keep &= groups.notna().to_numpy()
+        groups = groups[keep]
+    n = int(keep.sum())
+    names = [k for k in X if np.unique(cols[k][keep]).size > 1]
     dropped = [k for k in X if k not in names]
-    if len(df) <= len(names) + 1 or not names:
-        return {"coef": {}, "n": int(len(df)), "r2": None, "dropped": dropped,
+    if n <= len(names) + 1 or not names:
+        return {"coef": {}, "n": n, "r2": None, "dropped": dropped,
                 "reason": "too few rows or no varying regressor"}
-    exog = sm.add_constant(df[names].astype(float), has_constant="add")
-    model = sm.OLS(df["y"].astype(float), exog)
-    if clusters is not None and df["_cluster"].nunique() > 1:
-        codes = pd.factorize(df["_cluster"])[0]
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": codes})
+    exog = np.column_stack([np.ones(n)] + [cols[k][keep] for k in names])
+    model = sm.OLS(yv[keep], exog)
+    if groups is not None and groups.nunique() > 1:
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
     else:
         fit = model.fit()
     ci = fit.conf_int()
     coef = {
-        name: {"b": float(fit.params[name]), "se": float(fit.bse[name]), "p": float(fit.pvalues[name]),
-               "ci_low": float(ci.loc[name, 0]), "ci_high": float(ci.loc[name, 1])}
-        for name in ["const", *names]
+        name: {"b": float(fit.params[i]), "se": float(fit.bse[i]), "p": float(fit.pvalues[i]),
+               "ci_low": float(ci[i, 0]), "ci_high": float(ci[i, 1])}
+        for i, name in enumerate(["const", *names])
     }
     return {"coef": coef, "n": int(fit.nobs), "r2": float(fit.rsquared), "dropped": dropped,
             "cov_type": "cluster" if clusters is not None else "nonrobust"}

@@ -50,6 +50,14 @@ class Row:
     notes: list[str] = field(default_factory=list)
     citation: str | None = None
     verification: dict[str, Any] | None = None
+    _leaves: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def leaves(self) -> dict[str, Any]:
+        """Every displayable metric of the row by column name (computed once)."""
+        if self._leaves is None:
+            self._leaves = views.columns(self.metrics)
+        return self._leaves
 
     @classmethod
     def from_results(cls, res: dict[str, Any], source: str, sha256: str, recomputed: bool,
@@ -89,13 +97,17 @@ class Board:
         """Choose columns (task summary keys first) and sort rows by the headline, best first."""
         seen: dict[str, None] = {}
         for row in self.rows:
-            for col in views.columns(row.metrics, summary_keys):
+            for col in summary_keys:
+                if col in row.leaves:
+                    seen.setdefault(col, None)
+        for row in self.rows:
+            for col in row.leaves:
                 seen.setdefault(col, None)
         self.columns = list(seen)[:max_columns]
         self.headline = views.headline(self.key.task, self.columns)
         if self.headline:
             def sort_key(row: Row):
-                v = views.scalar(views.columns(row.metrics).get(self.headline))
+                v = views.scalar(row.leaves.get(self.headline))
                 return (v is None, -(v or 0.0), row.model)
             self.rows.sort(key=sort_key)
         else:

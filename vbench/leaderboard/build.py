@@ -6,6 +6,7 @@ is listed in the build report with every reason, never silently dropped.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -60,6 +61,8 @@ def check_file(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
     if not checked.ok:
         return {"file": rel, "reasons": checked.reasons, "sha256": sha}
     res = checked.submission.results.model_dump(mode="json")
+    if checked.metrics is not None:
+        res["metrics"] = checked.metrics  # show what the records give, not what was typed in
     return {"file": rel, "reasons": [], "sha256": sha, "results": res, "notes": checked.notes,
             "recomputed": checked.recomputed}
 
@@ -69,8 +72,27 @@ def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | No
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
         return [check_file(j) for j in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    _warm_up()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
         return list(pool.map(check_file, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+
+
+def _context():
+    """fork: workers inherit the imports done by _warm_up (statsmodels, scipy, task modules)."""
+    return mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+
+
+def _warm_up() -> None:
+    import statsmodels.api  # noqa: F401  (the shared statistics every task's metrics() uses)
+    from scipy import stats  # noqa: F401
+
+    from vbench.registry import TASKS
+
+    for entry in TASKS.entries():
+        try:
+            entry.load()
+        except Exception:  # an unimportable plugin is reported per submission, not here
+            pass
 
 
 def load_verifications(items: list[tuple[str, Path]], limits: Limits, report: BuildReport) -> dict[str, Verification]:

@@ -35,6 +35,7 @@ class Checked:
     notes: list[str] = field(default_factory=list)
     submission: Submission | None = None
     recomputed: bool = False
+    metrics: dict[str, Any] | None = None  # the recomputed block: what the leaderboard shows
 
     @property
     def ok(self) -> bool:
@@ -203,17 +204,20 @@ def sample_reasons(sub: Submission, limits: Limits) -> tuple[list[str], list[Any
 
 
 def diff(submitted: Any, recomputed: Any, path: str = "", out: list[str] | None = None) -> list[str]:
-    """Paths where two metric blocks disagree (floats within REL_TOL/ABS_TOL count as equal)."""
+    """Paths where the submitted metrics disagree with the recomputed ones.
+
+    Floats count as equal within REL_TOL/ABS_TOL. Bootstrap interval bounds (``ci_low``/``ci_high``)
+    and keys only one side has are not compared: the leaderboard shows the recomputed block, so
+    they cannot mislead, and a newer vbench may resample differently or report more.
+    """
     out = [] if out is None else out
     if len(out) >= 5:
         return out
     where = path or "(metrics)"
     if isinstance(submitted, dict) and isinstance(recomputed, dict):
-        if set(submitted) != set(recomputed):
-            extra = sorted(set(submitted) ^ set(recomputed))[:3]
-            out.append(f"{where}: keys differ ({', '.join(map(str, extra))})")
         for k in submitted.keys() & recomputed.keys():
-            diff(submitted[k], recomputed[k], f"{path}.{k}" if path else str(k), out)
+            if k not in ("ci_low", "ci_high"):
+                diff(submitted[k], recomputed[k], f"{path}.{k}" if path else str(k), out)
     elif isinstance(submitted, list) and isinstance(recomputed, list):
         if len(submitted) != len(recomputed):
             out.append(f"{where}: lengths differ")
@@ -246,27 +250,27 @@ def build_task_for(res: RunResults, store=None, dataset: str | None = None):
                                     seed=res.run.seed, skip_bad_samples=bool(res.skipped_samples)))
 
 
-def recompute_reasons(res: RunResults, records: list[Any]) -> tuple[list[str], list[str], bool]:
-    """(reasons, notes, recomputed): the task's own metrics() over the ok records vs the submitted block."""
+def recompute_reasons(res: RunResults, records: list[Any]) -> tuple[list[str], list[str], dict[str, Any] | None]:
+    """(reasons, notes, recomputed block): the task's own metrics() over the ok records vs the submitted one."""
     from vbench.registry import TASKS
 
     if res.task.name not in TASKS:
-        return [f"unknown task {res.task.name!r} (not registered in this vbench)"], [], False
+        return [f"unknown task {res.task.name!r} (not registered in this vbench)"], [], None
     cls = TASKS.get(TASKS.resolve(res.task.name))
     if cls.version != res.task.version:
-        return [], [f"task version {res.task.version} differs from this vbench's {cls.version}: metrics not recomputed"], False
+        return [], [f"task version {res.task.version} differs from this vbench's {cls.version}: metrics not recomputed"], None
     try:
         task = build_task_for(res)
     except ValidationError as exc:
-        return [pydantic_reason(exc, "task.options")], [], False
+        return [pydantic_reason(exc, "task.options")], [], None
     try:
         recomputed = json.loads(json.dumps(task.metrics([r for r in records if r.status == "ok"]), default=_jsonable))
     except Exception as exc:  # hostile records can make any task code raise
-        return [f"metrics could not be recomputed from the records ({type(exc).__name__}: {str(exc)[:120]})"], [], False
+        return [f"metrics could not be recomputed from the records ({type(exc).__name__}: {str(exc)[:120]})"], [], None
     differences = diff(res.metrics, recomputed)
     if differences:
-        return ["metrics disagree with the records: " + "; ".join(differences)], [], True
-    return [], [], True
+        return ["metrics disagree with the records: " + "; ".join(differences)], [], recomputed
+    return [], [], recomputed
 
 
 def _jsonable(obj: Any) -> Any:
@@ -298,8 +302,9 @@ def check_submission(obj: Any, limits: Limits, recompute: bool = True) -> Checke
             out.reasons.append(f"unknown task {sub.results.task.name!r} (not registered in this vbench)")
         return out
     if recompute:
-        r, notes, done = recompute_reasons(sub.results, records)
+        r, notes, block = recompute_reasons(sub.results, records)
         out.reasons += r
         out.notes += notes
-        out.recomputed = done and not r
+        out.recomputed = block is not None and not r
+        out.metrics = block if out.recomputed else None
     return out

@@ -70,13 +70,13 @@ def _board_charts(board: Board) -> list[dict[str, str]]:
 
 
 def _cells(board: Board, row: Row) -> list[dict[str, Any]]:
-    leaves = views.columns(row.metrics)
+    leaves = row.leaves
     cells = []
     for col in board.columns:
         leaf = leaves.get(col)
         v = views.scalar(leaf)
         lo, hi = views.interval(leaf)
-        cells.append({"v": "" if v is None else repr(v), "text": tables.fmt(v),
+        cells.append({"v": "" if v is None else f"{v:.10g}", "text": tables.fmt(v),
                       "ci": f"[{tables.fmt(lo, 2)}, {tables.fmt(hi, 2)}]" if lo is not None and hi is not None else ""})
     return cells
 

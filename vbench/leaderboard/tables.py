@@ -18,8 +18,7 @@ META = ("model", "tier", "recomputed", "n_episodes", "error_rate", "parse_failur
 
 
 def _cell_values(board: Board, row: Row) -> dict[str, Any]:
-    cols = views.columns(row.metrics)
-    return {c: cols.get(c) for c in board.columns}
+    return {c: row.leaves.get(c) for c in board.columns}
 
 
 def row_dict(board: Board, row: Row) -> dict[str, Any]:
