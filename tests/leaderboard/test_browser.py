@@ -49,6 +49,16 @@ def _column(drv, col):
         col)
 
 
+def _loaded(drv, img) -> bool:
+    """Scroll a (lazy) chart into view and wait until it has decoded."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    drv.execute_script("arguments[0].scrollIntoView()", img)
+    WebDriverWait(drv, 15).until(lambda d: d.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth > 0", img))
+    return True
+
+
 def _click(drv, col):
     drv.find_element("css selector", f"#leaderboard th[data-col='{col}'] button").click()
 
@@ -92,8 +102,7 @@ def test_board_rows_sorting_charts_and_no_injected_script(browser):
     assert not drv.find_elements("css selector", "#leaderboard img")
     # charts are present and load
     imgs = drv.find_elements("css selector", "#charts img")
-    assert imgs and all(drv.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", i)
-                        for i in imgs)
+    assert imgs and all(_loaded(drv, i) for i in imgs)
     severe = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
 
@@ -106,7 +115,7 @@ def test_paper_board_radars(browser, site):
     assert "Value-Spectrum" in drv.find_element("css selector", ".citation").text
     radars = drv.find_elements("css selector", "figure.chart-radar img")
     assert len(radars) == 8
-    assert all(drv.execute_script("return arguments[0].naturalWidth > 0", i) for i in radars)
+    assert all(_loaded(drv, i) for i in radars)
     assert {t.text for t in drv.find_elements("css selector", "#leaderboard td span.tier")} == {"paper"}
 
 

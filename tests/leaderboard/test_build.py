@@ -140,3 +140,42 @@ def test_build_from_hub_downloads_only_the_layout(tmp_path, dataset_dir, monkeyp
     assert seen["repo_id"] == "some-org/vbench-results" and seen["repo_type"] == "dataset"
     assert all(p.startswith(("submissions/", "verifications/")) for p in seen["allow_patterns"])
     assert json.loads((site / "report.json").read_text())["accepted"] == 3
+
+
+def test_submitted_intervals_are_replaced_by_recomputed_ones(tmp_path, runs):
+    obj = packed(runs["seed0"])
+    true_ci = obj["results"]["metrics"]["mean_expected_rating"]["ci_high"]
+    obj["results"]["metrics"]["mean_expected_rating"]["ci_high"] = obj["results"]["metrics"]["mean_expected_rating"]["value"]
+    ds = tmp_path / "ds"
+    write_layout(ds, obj)
+    site = tmp_path / "site"
+    assert _build(ds, site, "--no-paper") == 0
+    board = json.loads(next((site / "tables").glob("aggressiveness*.json")).read_text())
+    (row,) = board["rows"]
+    assert row["metrics"]["mean_expected_rating"]["ci_high"] == pytest.approx(true_ci)
+
+
+def test_symlinked_model_folder_is_not_followed(tmp_path, dataset_dir):
+    outside = tmp_path / "outside"
+    (outside / "evil").mkdir(parents=True)
+    shutil.copy(next((dataset_dir / "submissions" / "dummy").glob("*.json")), outside / "evil" / "a.json")
+    (dataset_dir / "submissions" / "linked").symlink_to(outside / "evil")
+    site = tmp_path / "site"
+    assert _build(dataset_dir, site, "--no-paper") == 0
+    report = json.loads((site / "report.json").read_text())
+    assert report["accepted"] == 3
+    assert any(r["file"] == "submissions/linked" and "symbolic link" in r["reasons"][0] for r in report["rejected"])
+
+
+def test_parallel_checking_gives_the_same_boards(tmp_path, hostile_dataset, monkeypatch):
+    from vbench.leaderboard import build as build_mod
+    from vbench.leaderboard.schema import Limits
+
+    ds, expected = hostile_dataset
+    limits = Limits(max_file_bytes=2**20)
+    serial_boards, serial = build_mod.collect(str(ds), limits, workers=1)
+    monkeypatch.setattr(build_mod, "PARALLEL_THRESHOLD", 0)
+    par_boards, par = build_mod.collect(str(ds), limits, workers=2)
+    assert [(b.board_id, [r.sha256 for r in b.rows]) for b in par_boards] == \
+           [(b.board_id, [r.sha256 for r in b.rows]) for b in serial_boards]
+    assert par.rejected == serial.rejected and par.accepted == serial.accepted == 4

@@ -47,6 +47,7 @@ def test_hostile_edits_are_rejected(good, edit, reason):
     assert any(reason in r for r in checked.reasons), checked.reasons
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_resealed_records_still_need_the_runs_samples_hash(good):
     """Edited records with fresh line hashes and metrics but the run's samples_sha256: caught."""
     obj = copy.deepcopy(good)

@@ -75,16 +75,16 @@ def test_validate_run_folder_results_and_submission(tmp_path, runs, dataset_dir,
     assert out.count("valid ") == 3 and "metrics recomputed" in out
 
 
-def test_validate_reports_tampered_metrics(tmp_path, runs, copy_run, run_cli):
+def test_validate_reports_tampered_metrics(tmp_path, runs, copy_run, capsys):
     run = copy_run(runs["seed0"])
     res = json.loads((run / "results.json").read_text())
     res["metrics"]["mean_expected_rating"]["value"] += 1
     (run / "results.json").write_text(json.dumps(res))
-    proc = run_cli("validate", str(run))
-    assert proc.returncode == 1
-    assert "INVALID" in proc.stderr and "metrics disagree" in proc.stderr
-    missing = run_cli("validate", str(tmp_path / "nope"))
-    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert main(["validate", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert "INVALID" in err and "metrics disagree" in err
+    assert main(["validate", str(tmp_path / "nope")]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_validate_results_without_samples_checks_schema_only(tmp_path, runs, copy_run, capsys):
@@ -99,3 +99,18 @@ def test_print_schema(which, capsys):
     assert main(["validate", "--print-schema", which]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert schema["type"] == "object" and "properties" in schema
+
+
+def test_destination_paths_cannot_leave_the_folder(tmp_path, runs, run_cli):
+    from vbench.errors import UsageError
+    from vbench.leaderboard.store import FolderDestination, inside, is_hub_id
+
+    with pytest.raises(UsageError, match="leaves"):
+        inside(tmp_path, "../escape.json")
+    with pytest.raises(UsageError, match="leaves"):
+        FolderDestination(tmp_path / "ds").put({"submissions/../../x.json": b"{}"}, "m")
+    assert not (tmp_path / "x.json").exists()
+    assert is_hub_id("org/name") and not is_hub_id("./org/name") and not is_hub_id("../x/y")
+    (tmp_path / "afile").write_text("x")
+    proc = run_cli("submit", str(runs["seed0"]), "--to", str(tmp_path / "afile"))
+    assert proc.returncode == 2 and "is a file" in proc.stderr

@@ -44,11 +44,11 @@ def test_forged_outputs_pass_static_checks_but_fail_the_rerun(tmp_path, dataset_
     assert json.loads((site / "report.json").read_text())["verified"] == 0  # failed verifications do not count
 
 
-def test_verify_needs_the_same_dataset(tmp_path, dataset_dir, run_cli):
+def test_verify_needs_the_same_dataset(tmp_path, dataset_dir, capsys):
     from vbench.data.synthetic import build_synthetic_avatars
 
     other = build_synthetic_avatars(tmp_path / "other", n=5, seed=3)
     sub = next((dataset_dir / "submissions" / "dummy").glob("*.json"))
-    proc = run_cli("leaderboard", "verify", str(sub), "--dataset", str(other), "--dry-run")
-    assert proc.returncode == 2 and "is not the submission's" in proc.stderr
+    assert _verify(sub, tmp_path, "--dataset", str(other), "--dry-run") == 2
+    assert "is not the submission's" in capsys.readouterr().err
     assert not (dataset_dir / "verifications").exists()

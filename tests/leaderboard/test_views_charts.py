@@ -75,3 +75,20 @@ def test_svg_charts_are_well_formed_and_escape_labels():
     radar = ET.fromstring(charts.radar(["SD", "UNI", "BEN"], [0.2, 1.5, -1.0], evil))
     poly = radar.find(".//s:polygon[@class='series']", ns)
     assert len(poly.get("points").split()) == 3
+
+
+def test_board_charts_follow_the_metrics_present():
+    from vbench.leaderboard.board import Board, BoardKey, Row
+    from vbench.leaderboard.render import _board_charts
+
+    ols = {"coef": {"const": {"b": 60.0}, "own_level": {"b": 1.2, "ci_low": 0.2, "ci_high": 2.2},
+                    "opponent_level": {"b": -0.5, "ci_low": -1.0, "ci_high": 0.0}}}
+    key = BoardKey("ultimatum_pair", "1.0", "ab" * 8, "cd" * 8)
+    board = Board(key=key, rows=[Row(key=key, model=f"m{i}", tier="self-reported", source="x",
+                                     metrics={"offer_ols": ols, "i_avg": {"isq": MV(0.1 * i)},
+                                              "pearson_human_rating": MV(0.3)}) for i in range(3)])
+    board.finalize([], 40)
+    kinds = [c["kind"] for c in _board_charts(board)]
+    assert kinds.count("kiss-up") == 3 and kinds.count("isq-gain") == 3 and kinds.count("human-r") == 1
+    assert "radar" not in kinds
+    assert board.headline == "i_avg.isq" and [r.model for r in board.rows] == ["m2", "m1", "m0"]
