@@ -12,7 +12,10 @@ MV = lambda v, lo=None, hi=None: {"value": v, "ci_low": lo, "ci_high": hi, "n": 
 
 @pytest.mark.parametrize("metrics, scale", [
     ({"preference": {name: MV(0.1 * i) for i, (_, name, _) in enumerate(views.SCHWARTZ)}}, 1.0),
-    ({"per_value": {key: {"mean": MV(0.1 * i)} for i, (key, _, _) in enumerate(views.SCHWARTZ)}}, None),
+    ({"per_value": {key: {"mean": MV(0.1 * i)} for i, (key, _, _) in enumerate(views.SCHWARTZ)}}, 1.0),
+    ({"preference": {"overall": MV(0.5), "values": {name: {"score": MV(0.1 * i), "n": 5, "std_keywords": 0.1}
+                                                     for i, (_, name, _) in enumerate(views.SCHWARTZ)}}}, 1.0),
+    ({"per_value": {key: {"detail": {"mean": MV(0.1)}} for key, _, _ in views.SCHWARTZ}}, None),
     ({"scores": {abbr: 10.0 * i for i, (_, _, abbr) in enumerate(views.SCHWARTZ)}}, 100.0),
     ({"std_by_value": {k: MV(0.9) for k, _, _ in views.SCHWARTZ},
       "preference_score": {k: MV(0.1 * i) for i, (k, _, _) in enumerate(views.SCHWARTZ)}}, 1.0),
@@ -50,7 +53,7 @@ def test_kiss_up_coefficients_from_ols_blocks():
 def test_isq_gains_nested_per_strategy_and_platform():
     m = {"i_avg": {"isq": {"tiktok": MV(0.3, 0.1, 0.5), "youtube": MV(0.2)}, "plain": {"tiktok": MV(0.0)}},
          "alignment_gain": MV(0.05), "yes_rate": MV(0.5)}
-    labels = {p.label: p.value for p in views.isq_gains(m)}
+    labels = {p.label: p.value for p in views.isq_gains(views.columns(m))}
     assert labels == {"i_avg.isq.tiktok": 0.3, "i_avg.isq.youtube": 0.2, "i_avg.plain.tiktok": 0.0,
                       "alignment_gain": 0.05}
     assert views.headline("isq_induction", list(views.columns(m))) == "i_avg.isq.tiktok"
@@ -59,9 +62,9 @@ def test_isq_gains_nested_per_strategy_and_platform():
 def test_columns_skip_distributions_extras_and_non_finite():
     m = {"mean_rating": {"value": 3.0, "extra": {"std": 1.0}}, "rating_distribution": {"1": 0.5},
          "primary_score": "rating", "flag": True, "weird": {"value": float("nan")}, "bare_nan": float("nan")}
-    cols = views.columns(m, ["weird"])
-    assert list(cols) == ["weird", "mean_rating"]
-    assert views.scalar(cols["weird"]) is None
+    cols = views.columns(m, [("Weird (label)", m["weird"])])
+    assert list(cols) == ["Weird (label)", "mean_rating"]  # the summary label replaces the path
+    assert views.scalar(cols["Weird (label)"]) is None
 
 
 def test_svg_charts_are_well_formed_and_escape_labels():
@@ -87,8 +90,15 @@ def test_board_charts_follow_the_metrics_present():
     board = Board(key=key, rows=[Row(key=key, model=f"m{i}", tier="self-reported", source="x",
                                      metrics={"offer_ols": ols, "i_avg": {"isq": MV(0.1 * i)},
                                               "pearson_human_rating": MV(0.3)}) for i in range(3)])
-    board.finalize([], 40)
+    board.finalize(40)
     kinds = [c["kind"] for c in _board_charts(board)]
     assert kinds.count("kiss-up") == 3 and kinds.count("isq-gain") == 3 and kinds.count("human-r") == 1
     assert "radar" not in kinds
     assert board.headline == "i_avg.isq" and [r.model for r in board.rows] == ["m2", "m1", "m0"]
+
+
+def test_kiss_up_prefers_the_block_the_task_names():
+    m = {"kiss_up_kick_down": {"own_level": MV(1.0, 0.5, 1.5), "opponent_level": MV(-2.0)},
+         "ols_offer": {"coef": {"own_level": {"b": 9.0}}}}
+    assert [(p.label, p.value) for p in views.kiss_up_coefficients("ultimatum_pair", m)] == \
+           [("own_level", 1.0), ("opponent_level", -2.0)]

@@ -56,7 +56,7 @@ class Row:
     def leaves(self) -> dict[str, Any]:
         """Every displayable metric of the row by column name (computed once)."""
         if self._leaves is None:
-            self._leaves = views.columns(self.metrics)
+            self._leaves = views.columns(self.metrics, summary_rows(self.key.task, self.metrics))
         return self._leaves
 
     @classmethod
@@ -93,13 +93,9 @@ class Board:
     def is_paper(self) -> bool:
         return any(r.tier == "paper" for r in self.rows)
 
-    def finalize(self, summary_keys: list[str], max_columns: int) -> None:
-        """Choose columns (task summary keys first) and sort rows by the headline, best first."""
+    def finalize(self, max_columns: int = 40) -> None:
+        """Choose columns (each row's summary rows lead) and sort rows by the headline, best first."""
         seen: dict[str, None] = {}
-        for row in self.rows:
-            for col in summary_keys:
-                if col in row.leaves:
-                    seen.setdefault(col, None)
         for row in self.rows:
             for col in row.leaves:
                 seen.setdefault(col, None)
@@ -112,6 +108,18 @@ class Board:
             self.rows.sort(key=sort_key)
         else:
             self.rows.sort(key=lambda r: r.model)
+
+
+def summary_rows(task: str, metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The task's own headline metrics (Task.summary_rows) when the task is registered; [] otherwise."""
+    from vbench.registry import TASKS
+
+    if task not in TASKS:
+        return []
+    try:
+        return [(str(k), v) for k, v in TASKS.get(TASKS.resolve(task)).summary_rows(metrics)]
+    except Exception:  # a task's display hook must not break the build
+        return []
 
 
 def load_paper_sources() -> list[dict[str, Any]]:

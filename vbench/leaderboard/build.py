@@ -147,24 +147,12 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
     if include_paper:
         result += paper_boards()
     for board in result:
-        board.finalize(summary_keys(board.key.task, board.rows), max_columns=40)
+        board.finalize(max_columns=40)
         report.boards.append({"board": board.board_id, "task": board.key.task, "version": board.key.version,
                               "prompt_set_hash": board.key.prompt_set_hash,
                               "dataset_fingerprint": board.key.dataset_fingerprint, "rows": len(board.rows)})
     report.seconds = time.perf_counter() - t0
     return result, report
-
-
-def summary_keys(task: str, rows: list[Row]) -> list[str]:
-    """The task's own choice of headline metrics (Task.summary_rows), when the task is registered."""
-    from vbench.registry import TASKS
-
-    if not rows or task not in TASKS:
-        return []
-    try:
-        return [k for k, _ in TASKS.get(TASKS.resolve(task)).summary_rows(rows[0].metrics)]
-    except Exception:  # a task's display hook must not break the build
-        return []
 
 
 def build(source: str, out: Path, limits: Limits | None = None, workers: int | None = None,

@@ -64,7 +64,7 @@ def radar(labels: Sequence[str], values: Sequence[float], title: str, size: int 
 def bars(points: Sequence[Point], title: str, domain: tuple[float, float] | None = None,
          width: int = 560) -> str:
     """Horizontal bars from zero with 95% CI whiskers; one row per point."""
-    row_h, left, right, top = 20, 200, 20, 40
+    row_h, left, right, top = 20, 250, 20, 40
     height = top + row_h * max(1, len(points)) + 30
     root = _svg(width, height, title)
     _text(root, width / 2, 16, title[:90], "middle", **{"font-weight": "bold"})
@@ -80,10 +80,12 @@ def bars(points: Sequence[Point], title: str, domain: tuple[float, float] | None
     ET.SubElement(root, "line", {"x1": f"{x(0):.1f}", "y1": str(top - 6), "x2": f"{x(0):.1f}",
                                  "y2": str(height - 24), "stroke": "#888"})
     for tick in (lo, (lo + hi) / 2, hi):
-        _text(root, x(tick), height - 8, f"{tick:.2g}", "middle", fill="#555")
+        tick = 0.0 if abs(tick) < (hi - lo) * 1e-6 else tick
+        _text(root, x(tick), height - 8, f"{tick:.3g}", "middle", fill="#555")
     for i, p in enumerate(points):
         y = top + i * row_h
-        _text(root, left - 6, y + 13, p.label[:34], "end")
+        label = p.label if len(p.label) <= 42 else "…" + p.label[-41:]
+        _text(root, left - 6, y + 13, label, "end")
         x0, x1 = sorted((x(0), x(p.value)))
         ET.SubElement(root, "rect", {"x": f"{x0:.1f}", "y": f"{y + 3}", "width": f"{max(1.0, x1 - x0):.1f}",
                                      "height": str(row_h - 6), "fill": PALETTE[i % len(PALETTE)], "class": "bar"})

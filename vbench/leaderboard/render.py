@@ -61,7 +61,7 @@ def _board_charts(board: Board) -> list[dict[str, str]]:
             charts.bars(corr, "Correlation with human ratings (Pearson r)", (-1.0, 1.0)))
     for kind, fn, label in (("kiss-up", lambda r: views.kiss_up_coefficients(board.key.task, r.metrics),
                              '"Kiss up, kick down": offer coefficients'),
-                            ("isq-gain", lambda r: views.isq_gains(r.metrics), "ISQ gains (I_avg)")):
+                            ("isq-gain", lambda r: views.isq_gains(r.leaves), "ISQ gains (I_avg)")):
         for row in board.rows[:MAX_MODEL_CHARTS]:
             points = fn(row)
             if points:

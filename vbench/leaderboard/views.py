@@ -18,11 +18,13 @@ SCHWARTZ: tuple[tuple[str, str, str], ...] = (
     ("tradition", "Tradition", "TRA"), ("security", "Security", "SEC"),
 )
 VALUE_LABELS = {key: label for key, label, _ in SCHWARTZ}
-HEADLINES: dict[str, tuple[str, ...]] = {  # default sort column per task (first present wins)
+HEADLINES: dict[str, tuple[str, ...]] = {  # default sort column where the task's first summary row is not it
     "aggressiveness_rating": ("pearson_human_expected_rating", "pearson_human_rating"),
-    "value_spectrum": ("mean_preference",),
+    "value_spectrum": ("mean_preference", "preference_p_yes (all)", "preference (all)"),
+    "isq_induction": ("isq I_avg", "by_strategy.isq.I_avg"),
 }
-MAX_DEPTH = 3
+MAX_DEPTH = 4
+SKIP_KEYS = {"extra", "n", "ranking", "design", "dropped"}  # details, not columns
 
 
 def _norm(text: str) -> str:
@@ -72,7 +74,7 @@ def walk(metrics: Any, depth: int = MAX_DEPTH) -> Iterable[tuple[str, Any]]:
     while stack:
         path, obj, d = stack.pop(0)
         if not isinstance(obj, dict):
-            if path and _num(obj) is not None:
+            if path and _num(obj) is not None and not isinstance(obj, int):  # counts are not columns
                 out.append((path, obj))
             continue
         if path and "value" in obj:
@@ -85,17 +87,23 @@ def walk(metrics: Any, depth: int = MAX_DEPTH) -> Iterable[tuple[str, Any]]:
         if d >= depth:
             continue
         for k, v in obj.items():
-            if k in ("extra", "n") or "distribution" in str(k):
+            key = str(k)
+            if key in SKIP_KEYS or key.startswith("n_") or "distribution" in key or "keyword" in key:
                 continue
-            stack.append((f"{path}.{k}" if path else str(k), v, d + 1))
+            stack.append((f"{path}.{key}" if path else key, v, d + 1))
     return out
 
 
-def columns(metrics: dict[str, Any], summary_keys: Iterable[str] = ()) -> dict[str, Any]:
-    """Ordered {column: leaf}: the task's summary keys first, then every other leaf."""
-    leaves = dict(walk(metrics))
-    ordered = {k: leaves[k] for k in summary_keys if k in leaves}
-    ordered.update((k, v) for k, v in leaves.items() if k not in ordered)
+def columns(metrics: dict[str, Any], summary: Iterable[tuple[str, Any]] = ()) -> dict[str, Any]:
+    """Ordered {column: leaf}: the task's own summary rows (its labels) first, then every other leaf."""
+    ordered: dict[str, Any] = {}
+    for label, leaf in summary:
+        if scalar(leaf) is not None or (isinstance(leaf, dict) and "value" in leaf):
+            ordered.setdefault(str(label), leaf)
+    seen = {id(v) for v in ordered.values()}
+    for path, leaf in walk(metrics):
+        if id(leaf) not in seen:
+            ordered.setdefault(path, leaf)
     return ordered
 
 
@@ -110,8 +118,9 @@ def value_profile(metrics: Any) -> dict[str, float] | None:
         found = {}
         for k, v in obj.items():
             canon = _VALUE_ALIASES.get(_norm(k))
-            if canon and scalar(v) is not None:
-                found[canon] = scalar(v)
+            score = _value_score(v)
+            if canon and score is not None:
+                found[canon] = score
         if len(found) >= 6:
             k = key.lower()
             rank = 2 if any(w in k for w in ("std", "rank", "diff", "delta", "count", "abundance")) else \
@@ -123,6 +132,17 @@ def value_profile(metrics: Any) -> dict[str, float] | None:
     found = min(candidates, key=lambda c: c[0])[1]
     scale = 100.0 if max(found.values()) > 1.0 else 1.0
     return {key: found[key] / scale for key, _, _ in SCHWARTZ if key in found}
+
+
+def _value_score(v: Any) -> float | None:
+    """A value's score: a number, a MetricValue, or a per-value block holding one (score/mean/preference)."""
+    direct = scalar(v)
+    if direct is not None or not isinstance(v, dict):
+        return direct
+    for key in ("score", "mean", "preference", "p_yes"):
+        if key in v and scalar(v[key]) is not None:
+            return scalar(v[key])
+    return None
 
 
 def human_correlation(metrics: dict[str, Any]) -> Point | None:
@@ -139,7 +159,11 @@ _KISS_WORDS = ("aggress", "own", "opponent", "self", "other", "level")
 
 
 def kiss_up_coefficients(task: str, metrics: dict[str, Any]) -> list[Point]:
-    """Coefficients of offer-on-aggressiveness regressions ("kiss up, kick down"), any OLS block found."""
+    """"Kiss up, kick down": a block the task names so, else offer-on-aggressiveness OLS coefficients."""
+    named = [Point(path.split(".", 1)[-1], scalar(leaf), *interval(leaf)) for path, leaf in walk(metrics)
+             if "kiss" in path.lower() and scalar(leaf) is not None]
+    if named:
+        return named[:12]
     points = []
     for path, leaf in walk(metrics):
         block, _, coef = path.rpartition(".")
@@ -151,18 +175,16 @@ def kiss_up_coefficients(task: str, metrics: dict[str, Any]) -> list[Point]:
     return points[:12]
 
 
-def isq_gains(metrics: dict[str, Any]) -> list[Point]:
-    """Every I_avg / gain number the task reports (per strategy × platform or top level)."""
-    points = []
-    for path, leaf in walk(metrics):
-        low = path.lower()
-        if ("i_avg" in low or "gain" in low) and scalar(leaf) is not None:
-            points.append(Point(path, scalar(leaf), *interval(leaf)))
+def isq_gains(leaves: dict[str, Any]) -> list[Point]:
+    """Every I_avg in a row's columns (per strategy × platform or overall), then any other gain."""
+    leaves = [(label, leaf) for label, leaf in leaves.items() if scalar(leaf) is not None]
+    points = [Point(p, scalar(v), *interval(v)) for p, v in leaves if "i_avg" in p.lower()]
+    points += [Point(p, scalar(v), *interval(v)) for p, v in leaves if "gain" in p.lower() and "i_avg" not in p.lower()]
     return points[:24]
 
 
 def headline(task: str, available: Iterable[str]) -> str | None:
-    """The column a board is sorted by (descending) when it opens."""
+    """The column a board is sorted by (descending) when it opens: a known headline, else the first."""
     available = list(available)
     for key in HEADLINES.get(task, ()):
         if key in available:
