@@ -76,7 +76,7 @@ def _cells(board: Board, row: Row) -> list[dict[str, Any]]:
         leaf = leaves.get(col)
         v = views.scalar(leaf)
         lo, hi = views.interval(leaf)
-        cells.append({"v": "" if v is None else f"{v:.10g}", "text": tables.fmt(v),
+        cells.append({"v": "" if v is None else f"{v:.8g}", "text": tables.fmt(v),
                       "ci": f"[{tables.fmt(lo, 2)}, {tables.fmt(hi, 2)}]" if lo is not None and hi is not None else ""})
     return cells
 
