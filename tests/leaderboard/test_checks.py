@@ -88,3 +88,10 @@ def test_non_finite_numbers_only_inside_metrics(good):
     obj["samples"] = None  # nothing to recompute against: the submitted NaN stands (shown blank)
     obj["results"]["metrics"]["mean_rating"]["value"] = float("nan")
     assert check_submission(obj, Limits()).ok
+
+
+def test_overlong_metric_keys_are_rejected(good):
+    obj = copy.deepcopy(good)
+    obj["samples"] = None
+    obj["results"]["metrics"]["k" * 300] = {"value": 1.0}
+    assert any("key longer than 200" in r for r in check_submission(obj, Limits()).reasons)

@@ -78,15 +78,20 @@ def parse_submission(obj: Any) -> tuple[Submission | None, list[str]]:
         return None, [pydantic_reason(exc, "schema")]
 
 
-def _walk_metrics(obj: Any, path: str, out: list[tuple[str, Any]], limit: int) -> None:
+def _walk_metrics(obj: Any, path: str, out: list[tuple[str, Any]], limit: int,
+                  long_keys: list[str] | None = None) -> None:
+    """(path, leaf) of every scalar; keys over 200 characters go to ``long_keys`` instead."""
     if len(out) > limit:
         return
     if isinstance(obj, dict):
         for k, v in obj.items():
-            _walk_metrics(v, f"{path}.{k}" if path else str(k), out, limit)
+            if len(k) > 200 and long_keys is not None:
+                long_keys.append(f"{path}.{k[:40]}…")
+                continue
+            _walk_metrics(v, f"{path}.{k}" if path else str(k), out, limit, long_keys)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            _walk_metrics(v, f"{path}[{i}]", out, limit)
+            _walk_metrics(v, f"{path}[{i}]", out, limit, long_keys)
     else:
         out.append((path, obj))
 
@@ -151,7 +156,9 @@ def range_reasons(res: RunResults, limits: Limits) -> list[str]:
     if res.run.repeats < 1 or (res.run.limit is not None and res.run.limit < 1) or res.run.duration_s < 0:
         r.append("run: repeats/limit must be >= 1 and duration_s >= 0")
     leaves: list[tuple[str, Any]] = []
-    _walk_metrics(res.metrics, "", leaves, limits.max_metric_leaves)
+    long_keys: list[str] = []
+    _walk_metrics(res.metrics, "", leaves, limits.max_metric_leaves, long_keys)
+    r += [f"metric {k}: key longer than 200 characters" for k in long_keys[:3]]
     if len(leaves) > limits.max_metric_leaves:
         return r + [f"metrics: more than {limits.max_metric_leaves} values"]
     for path, v in leaves:

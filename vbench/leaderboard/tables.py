@@ -50,7 +50,7 @@ def _formula_safe(value: Any) -> Any:
 def board_csv(board: Board) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*META, *board.columns])
+    writer.writerow([*META, *(_formula_safe(c) for c in board.columns)])
     for row in board.rows:
         d = row_dict(board, row)
         writer.writerow([_formula_safe(d[k]) if d[k] is not None else "" for k in META]

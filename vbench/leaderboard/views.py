@@ -96,14 +96,16 @@ def walk(metrics: Any, depth: int = MAX_DEPTH) -> Iterable[tuple[str, Any]]:
 
 def columns(metrics: dict[str, Any], summary: Iterable[tuple[str, Any]] = ()) -> dict[str, Any]:
     """Ordered {column: leaf}: the task's own summary rows (its labels) first, then every other leaf."""
+    from vbench.leaderboard.schema import display_name
+
     ordered: dict[str, Any] = {}
     for label, leaf in summary:
         if scalar(leaf) is not None or (isinstance(leaf, dict) and "value" in leaf):
-            ordered.setdefault(str(label), leaf)
+            ordered.setdefault(display_name(label, 100), leaf)
     seen = {id(v) for v in ordered.values()}
     for path, leaf in walk(metrics):
         if id(leaf) not in seen:
-            ordered.setdefault(path, leaf)
+            ordered.setdefault(display_name(path, 100), leaf)
     return ordered
 
 
