@@ -52,3 +52,24 @@ def test_verify_needs_the_same_dataset(tmp_path, dataset_dir, capsys):
     assert _verify(sub, tmp_path, "--dataset", str(other), "--dry-run") == 2
     assert "is not the submission's" in capsys.readouterr().err
     assert not (dataset_dir / "verifications").exists()
+
+
+def test_multi_model_runs_are_re_run_with_their_roles(tmp_path, avatars):
+    import pytest
+
+    import vbench
+    from vbench.registry import TASKS
+
+    if "ultimatum_pair" not in TASKS:
+        pytest.skip("ultimatum_pair is not registered in this checkout")
+    propose = "I propose $70 for me and $30 for you."
+    vbench.evaluate(model="dummy", tasks=["ultimatum_pair"], dataset=str(avatars), repeats=1, limit=3,
+                    model_roles={"player_a": ("dummy", f"reply={propose}"), "player_b": ("dummy", "reply=I accept.")},
+                    output_path=tmp_path / "out", cache_dir=tmp_path / "cache", show_progress=False)
+    ds = tmp_path / "ds"
+    assert main(["submit", str(tmp_path / "out"), "--to", str(ds)]) == 0
+    (sub,) = ds.rglob("*.json")
+    assert sub.parent.name == "dummy__player_a_dummy__player_b_dummy"  # one folder per model combination
+    assert _verify(sub, tmp_path) == 0
+    ver = json.loads(next((ds / "verifications").rglob("*.json")).read_text())
+    assert ver["passed"] and ver["checked"] >= 1 and ver["agreed"] == ver["checked"] and ver["model_fingerprint_match"]

