@@ -126,6 +126,8 @@ def read_strict(path: Path, limits: Limits) -> tuple[Any, bytes]:
     """Size-check via stat before reading (an oversize file is never loaded), then parse strictly."""
     if path.is_symlink():
         raise InputError("symbolic links are not accepted")
+    if not path.exists():
+        raise InputError("no such file")
     if not path.is_file():
         raise InputError("not a regular file")
     size = path.stat().st_size
