@@ -86,14 +86,14 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def time_build(ds: Path, out: Path, workers: int | None) -> tuple[float, float, float, dict]:
+def time_build(ds: Path, out: Path, workers: int | None, cache: Path | None) -> tuple[float, float, float, dict]:
     """(wall seconds, CPU seconds of this process and its workers, of which rendering, report)."""
     from vbench.leaderboard.build import collect
     from vbench.leaderboard.render import write_site
     from vbench.leaderboard.schema import Limits
 
     cpu0, t0 = _cpu(), time.perf_counter()
-    boards, report = collect(str(ds), Limits(), workers=workers)
+    boards, report = collect(str(ds), Limits(), workers=workers, cache_path=cache)
     cpu1 = _cpu()
     write_site(boards, report, out, "vbench leaderboard")
     return time.perf_counter() - t0, _cpu() - cpu0, _cpu() - cpu1, report.as_dict()
@@ -142,14 +142,20 @@ def main() -> None:
     print(f"  total size {size / 2**20:.1f} MiB, {size / args.n / 1024:.1f} KiB per submission")
     results = {}
     print(f"machine: {os.cpu_count()} cores, load average before the builds {os.getloadavg()[0]:.1f}")
-    for label, workers in (("parallel (all cores)", None), ("one process", 1)):
-        secs, cpu, render_cpu, report = time_build(ds, work / f"site-{workers or 'all'}", workers)
+    cache = work / f"verdicts-{os.getpid()}.sqlite"
+    runs = (("cold, parallel (all cores)", None, None), ("cold, one process", 1, None),
+            ("cold, parallel, filling the verdict cache", None, cache), ("rebuild, unchanged files (cache)", None, cache))
+    for label, workers, cache_path in runs:
+        secs, cpu, render_cpu, report = time_build(ds, work / "site-all", workers, cache_path)
         results[label] = secs
         print(f"build, {label}: {secs:.2f}s wall, {cpu:.2f}s CPU (site rendering {render_cpu:.2f}s), "
               f"for {report['accepted']} accepted / "
               f"{len(report['rejected'])} rejected, {len(report['boards'])} boards "
               f"({cpu / args.n * 1000:.1f} ms CPU per submission); load average now {os.getloadavg()[0]:.1f}")
-    print(f"  parallel speed-up {results['one process'] / results['parallel (all cores)']:.2f}x; target < 20 s wall")
+    print(f"  parallel speed-up {results['cold, one process'] / results['cold, parallel (all cores)']:.2f}x; "
+          f"target < 20 s wall")
+    for leftover in work.glob(cache.name + "*"):
+        leftover.unlink()
     figures = browser_figures(work / "site-all", args.rows)
     if isinstance(figures, str):
         print(f"browser: skipped ({figures})")

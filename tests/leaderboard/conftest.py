@@ -11,6 +11,20 @@ import pytest
 from vbench.leaderboard.checks import line_sha256
 from vbench.leaderboard.pack import dumps, layout_path, pack_run
 
+@pytest.fixture(scope="package", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Builds keep their verdict cache (and images) in a temporary $VBENCH_CACHE, never the user's."""
+    import os
+
+    old = os.environ.get("VBENCH_CACHE")
+    os.environ["VBENCH_CACHE"] = str(tmp_path_factory.mktemp("vbench-cache"))
+    yield
+    if old is None:
+        os.environ.pop("VBENCH_CACHE", None)
+    else:
+        os.environ["VBENCH_CACHE"] = old
+
+
 INJECTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 

@@ -179,3 +179,29 @@ def test_parallel_checking_gives_the_same_boards(tmp_path, hostile_dataset, monk
     assert [(b.board_id, [r.sha256 for r in b.rows]) for b in par_boards] == \
            [(b.board_id, [r.sha256 for r in b.rows]) for b in serial_boards]
     assert par.rejected == serial.rejected and par.accepted == serial.accepted == 4
+
+
+def test_rebuild_reuses_verdicts_of_unchanged_files_only(tmp_path, hostile_dataset, monkeypatch):
+    from vbench.leaderboard import build as build_mod
+
+    ds, expected = hostile_dataset
+    site = tmp_path / "site"
+    assert _build(ds, site) == 0
+    first = json.loads((site / "report.json").read_text())
+    checked = []
+    real = build_mod.check_file
+    monkeypatch.setattr(build_mod, "check_file", lambda job: checked.append(job[0]) or real(job))
+    assert _build(ds, site) == 0
+    again = json.loads((site / "report.json").read_text())
+    assert (again["accepted"], again["rejected"]) == (first["accepted"], first["rejected"])
+    assert set(checked) == {"submissions/big/aggressiveness_rating__1.0__cccc.json",  # oversize: never hashed
+                            "submissions/garbage/x.json"}  # unparsable: no verdict kept, cheap to redo
+    tampered = ds / "submissions" / "tampered" / "aggressiveness_rating__1.0__aaaa.json"
+    obj = json.loads(tampered.read_text())
+    obj["results"]["metrics"]["pearson_human_expected_rating"]["value"] = obj["results"]["metrics"][
+        "pearson_human_expected_rating"]["value"]  # same numbers, new bytes: checked again
+    tampered.write_text(json.dumps(obj, indent=1))
+    checked.clear()
+    assert _build(ds, site) == 0
+    assert "submissions/tampered/aggressiveness_rating__1.0__aaaa.json" in checked
+    assert main(["leaderboard", "build", "--from", str(ds), "--out", str(site), "--no-cache"]) == 0

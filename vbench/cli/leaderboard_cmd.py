@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
     b.add_argument("--max-file-mb", type=_positive_float, default=64.0, help="reject larger files (default 64)")
     b.add_argument("--max-records", type=int, default=200_000, help="reject submissions with more records")
     b.add_argument("--workers", type=int, default=None, help="checking processes (default: CPU count, max 8)")
+    b.add_argument("--no-cache", dest="use_cache", action="store_false",
+                   help="re-check every file (default: reuse verdicts of unchanged files checked by this same code)")
     b.set_defaults(func=run_build)
 
     v = lsub.add_parser("verify", help="re-run a random subset of a submission's episodes; record the outcome",
@@ -66,7 +68,8 @@ def run_build(args) -> int:
     out = Path(args.out)
     check_out_dir(out.expanduser().resolve())
     limits = Limits(max_file_bytes=int(args.max_file_mb * 2**20), max_records=max(0, args.max_records))
-    report = build(args.source, out, limits, args.workers, not args.no_paper, args.title, args.revision)
+    report = build(args.source, out, limits, args.workers, not args.no_paper, args.title, args.revision,
+                   args.use_cache)
     print(f"{report.accepted} runs accepted ({report.verified} verified), {len(report.rejected)} files rejected, "
           f"{len(report.boards)} boards -> {out}/index.html ({report.seconds:.1f}s)")
     for item in report.rejected[:20]:

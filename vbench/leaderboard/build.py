@@ -20,6 +20,7 @@ from vbench.leaderboard.board import Board, Row, paper_boards
 from vbench.leaderboard.checks import check_submission, pydantic_reason
 from vbench.leaderboard.schema import InputError, Limits, Verification, display_name, read_strict
 from vbench.leaderboard.store import list_files, open_source
+from vbench.leaderboard.verdicts import VerdictCache, default_cache_path
 from vbench.version import __version__
 
 PARALLEL_THRESHOLD = 64  # below this, worker start-up costs more than it saves
@@ -67,14 +68,36 @@ def check_file(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
             "recomputed": checked.recomputed}
 
 
-def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | None) -> list[dict[str, Any]]:
-    jobs = [(rel, str(path), limits.model_dump()) for rel, path in items]
+def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | None,
+                cache: VerdictCache | None = None) -> list[dict[str, Any]]:
+    """Outcome per file, in order: cached verdicts for files seen before, the rest checked now."""
+    done: dict[str, dict[str, Any]] = {}
+    if cache is not None:
+        shas = {rel: _sha256(path, limits) for rel, path in items}
+        hits = cache.get_many(sorted({s for s in shas.values() if s}))
+        done = {rel: {**hits[sha], "file": rel} for rel, sha in shas.items() if sha in hits}
+    jobs = [(rel, str(path), limits.model_dump()) for rel, path in items if rel not in done]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-        return [check_file(j) for j in jobs]
-    _warm_up()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        return list(pool.map(check_file, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+        fresh = [check_file(j) for j in jobs]
+    else:
+        _warm_up()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+            fresh = list(pool.map(check_file, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+    if cache is not None:
+        cache.put_many({out["sha256"]: {k: v for k, v in out.items() if k != "file"} for out in fresh if "sha256" in out})
+    done.update((out["file"], out) for out in fresh)
+    return [done[rel] for rel, _ in items]
+
+
+def _sha256(path: Path, limits: Limits) -> str | None:
+    """The file's hash when it is a readable regular file within the size limit (else no cache use)."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > limits.max_file_bytes:
+            return None
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _context():
@@ -114,7 +137,8 @@ def load_verifications(items: list[tuple[str, Path]], limits: Limits, report: Bu
 
 
 def collect(source: str, limits: Limits, workers: int | None = None, include_paper: bool = True,
-            revision: str | None = None) -> tuple[list[Board], BuildReport]:
+            revision: str | None = None, cache_path: Path | None = None) -> tuple[list[Board], BuildReport]:
+    """Every file checked (or its cached verdict reused when ``cache_path`` is given), grouped into boards."""
     t0 = time.perf_counter()
     root = open_source(source, revision)
     report = BuildReport(source=display_name(source, 300))
@@ -124,7 +148,13 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
     verified = load_verifications(listing.verifications, limits, report)
     boards: dict[Any, Board] = {}
     seen: dict[str, str] = {}
-    for out in check_files(listing.submissions, limits, workers):
+    cache = VerdictCache(cache_path, limits) if cache_path else None
+    try:
+        outcomes = check_files(listing.submissions, limits, workers, cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    for out in outcomes:
         if out["reasons"]:
             report.reject(out["file"], out["reasons"])
             continue
@@ -156,11 +186,13 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
 
 
 def build(source: str, out: Path, limits: Limits | None = None, workers: int | None = None,
-          include_paper: bool = True, title: str = "vbench leaderboard", revision: str | None = None) -> BuildReport:
+          include_paper: bool = True, title: str = "vbench leaderboard", revision: str | None = None,
+          use_cache: bool = True) -> BuildReport:
     from vbench.leaderboard.render import write_site
 
     t0 = time.perf_counter()
-    boards, report = collect(source, limits or Limits(), workers, include_paper, revision)
+    boards, report = collect(source, limits or Limits(), workers, include_paper, revision,
+                             default_cache_path() if use_cache else None)
     write_site(boards, report, out, title)
     report.seconds = time.perf_counter() - t0
     return report
