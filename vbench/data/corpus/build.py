@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from vbench.data.corpus import store
-from vbench.data.corpus.index import DEFAULT_THRESHOLD, build_index, faiss_module, resolve_kind
+from vbench.data.corpus.index import DEFAULT_THRESHOLD, build_index_chunks, faiss_module, resolve_kind
 from vbench.data.corpus.source import Source, open_source
 from vbench.errors import UsageError
 
@@ -219,21 +219,23 @@ def _finalize(out: Path, work: Path, manifests: list[dict], clip_model: str, ind
         first = skipped[0]["reason"] if skipped else "no rows"
         raise UsageError(f"none of the {len(skipped)} images could be read (first: {first}); see {work}")
     dim = manifests[0]["dim"]
-    emb = np.lib.format.open_memmap(work / store.EMBEDDINGS, mode="w+", dtype=np.float32, shape=(n, dim))
-    at = 0
-    for m in manifests:
-        part = np.load(work / f"shard-{m['shard']:05d}.npy")
-        emb[at:at + len(part)] = part
-        at += len(part)
-    emb.flush()
-    del emb
+
+    def shards():  # one shard's vectors in memory at a time (plain reads: no mapped pages pile up)
+        for m in manifests:
+            yield np.load(work / f"shard-{m['shard']:05d}.npy")
+
+    with open(work / store.EMBEDDINGS, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                                                  "fortran_order": False, "shape": (n, dim)})
+        for part in shards():
+            fh.write(np.ascontiguousarray(part, dtype=np.float32).tobytes())
     datasets.disable_progress_bars()
     files = [str(work / f"shard-{m['shard']:05d}.parquet") for m in manifests if m["n_kept"]]
     items = datasets.Dataset.from_parquet(files, features=store.item_features(), cache_dir=str(work / "hf-cache"))
     shutil.rmtree(work / store.ITEMS, ignore_errors=True)
     items.save_to_disk(str(work / store.ITEMS))
     del items
-    index_obj, params = build_index(np.load(work / store.EMBEDDINGS, mmap_mode="r"), index, threshold)
+    index_obj, params = build_index_chunks(shards, n, dim, index, threshold)
     faiss_module().write_index(index_obj, str(work / store.INDEX))
     del index_obj
     for name in (store.ITEMS, store.EMBEDDINGS, store.INDEX):

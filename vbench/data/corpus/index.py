@@ -7,7 +7,7 @@ threshold an IVF (or HNSW) index keeps search fast at a small, measured recall c
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Callable, Iterable, Literal
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from vbench.errors import MissingDependencyError, UsageError
 
 IndexKind = Literal["auto", "flat", "ivf", "hnsw"]
 DEFAULT_THRESHOLD = 200_000
-HNSW_M = 32
+HNSW_M = 16
 
 
 def faiss_module():
@@ -35,34 +35,50 @@ def resolve_kind(kind: str, n: int, threshold: int = DEFAULT_THRESHOLD) -> str:
 
 
 def ivf_nlist(n: int) -> int:
-    """~4·sqrt(n) lists, with at least 39 training points per list (faiss's minimum)."""
-    return max(1, min(int(4 * math.sqrt(max(n, 1))), n // 39))
+    """~sqrt(n) lists (faiss's rule of thumb), with at least 39 training points per list."""
+    return max(1, min(int(math.sqrt(max(n, 1))), n // 39))
 
 
 def build_index(embeddings: np.ndarray, kind: str = "auto", threshold: int = DEFAULT_THRESHOLD,
                 chunk: int = 65_536, seed: int = 0) -> tuple[object, dict]:
     """Index ``embeddings`` (array or memmap, added chunk by chunk); returns (index, params for meta)."""
+    n = embeddings.shape[0]
+    return build_index_chunks(lambda: (embeddings[s:s + chunk] for s in range(0, n, chunk)), n,
+                              embeddings.shape[1], kind, threshold, seed)
+
+
+def build_index_chunks(chunks: Callable[[], Iterable[np.ndarray]], n: int, d: int, kind: str = "auto",
+                       threshold: int = DEFAULT_THRESHOLD, seed: int = 0) -> tuple[object, dict]:
+    """Index vectors given as a re-iterable sequence of [m, d] blocks (IVF reads it twice: sample, add).
+
+    Only one block and the index itself are in memory at a time.
+    """
     faiss = faiss_module()
-    n, d = embeddings.shape
     kind = resolve_kind(kind, n, threshold)
     params: dict = {"index_type": kind}
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
+        index.hnsw.efConstruction = 64
         params.update(hnsw_m=HNSW_M, ef_search=128)
     else:
         nlist = ivf_nlist(n)
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10  # k-means iterations: enough for coarse lists, keeps training to seconds
         rng = np.random.default_rng(seed)
-        n_train = min(n, max(256 * nlist, 10_000))
-        rows = np.sort(rng.choice(n, size=n_train, replace=False))
-        index.train(np.ascontiguousarray(embeddings[rows], dtype=np.float32))
+        rows = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
+        sample, at = [], 0
+        for block in chunks():
+            m = len(block)
+            sel = rows[(rows >= at) & (rows < at + m)] - at
+            if sel.size:
+                sample.append(np.asarray(block[sel], dtype=np.float32))
+            at += m
+        index.train(np.ascontiguousarray(np.concatenate(sample)))
         params.update(nlist=nlist, nprobe=max(1, min(nlist, 32)))
-    for start in range(0, n, chunk):
-        index.add(np.ascontiguousarray(embeddings[start:start + chunk], dtype=np.float32))
+    for block in chunks():
+        index.add(np.ascontiguousarray(block, dtype=np.float32))
     configure(index, params)
     return index, params
 
