@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jsonlines
 import numpy as np
@@ -16,7 +17,8 @@ def _results(out, task="value_spectrum"):
     return json.loads(path.read_text()), path.parent
 
 
-def test_folder_to_published_split_to_results(tmp_path, shots, tiny_clip, tiny_llava, capsys, isolated_cache):
+def test_folder_to_published_split_to_results(tmp_path, shots, tiny_clip, capsys, isolated_cache):
+    """(The README walkthrough test runs the same path with the tiny VLM through the hf runner.)"""
     corpus, pub, out = tmp_path / "corpus", tmp_path / "pub", tmp_path / "out"
     assert main(["data", "build-corpus", "--source", str(shots), "--out", str(corpus), "--clip-model", str(tiny_clip),
                  "--batch-size", "16", "--quiet"]) == 0
@@ -29,8 +31,7 @@ def test_folder_to_published_split_to_results(tmp_path, shots, tiny_clip, tiny_l
     assert card.startswith("---\n") and "<!-- vbench:generated -->" in card and "| Hedonism | 8 |" in card
     assert list((pub / "data").glob("*.parquet")) and (pub / "schwartz.yaml").exists()
 
-    assert main(["eval", "--model", "hf", "--model_args", f"pretrained={tiny_llava},dtype=float32,device=cpu",
-                 "--tasks", "value_spectrum", "--dataset", str(pub), "--output_path", str(out), "--limit", "20",
+    assert main(["eval", "--model", "dummy", "--tasks", "value_spectrum", "--dataset", str(pub), "--output_path", str(out), "--limit", "20",
                  "--quiet"]) == 0
     res, run_dir = _results(out)
     assert res["counts"]["n_ok"] == 20 and res["counts"]["model_calls"] == 40
@@ -111,3 +112,26 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, avatars, built_corpus, isol
                                               str(built_corpus), "--output_path", str(out), "--quiet",
                                               "--model-role", "judge=dummy"])
     assert not out.exists()
+
+
+def test_push_offline_is_one_clear_line(tmp_path, built_corpus, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    err = _bad(capsys, ["data", "publish-split", "--corpus", str(built_corpus), "--out", str(tmp_path / "pub"),
+                        "--push-to-hub", "someone/value-spectrum"])
+    assert "cannot push to someone/value-spectrum" in err
+    assert (tmp_path / "pub" / "README.md").exists()  # the folder is ready to upload by other means
+
+
+@pytest.mark.skipif(not os.environ.get("VBENCH_HUB_TEST_REPO"),
+                    reason="needs network access, a Hub token and VBENCH_HUB_TEST_REPO=ORG/NAME (a scratch dataset repo)")
+def test_push_to_hub_live(tmp_path, built_corpus, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    repo = os.environ["VBENCH_HUB_TEST_REPO"]
+    assert main(["data", "publish-split", "--corpus", str(built_corpus), "--out", str(tmp_path / "pub"),
+                 "--push-to-hub", repo, "--private"]) == 0
+    from huggingface_hub import snapshot_download
+
+    from vbench.data.loading import load_rows
+
+    local = snapshot_download(repo, repo_type="dataset", local_dir=tmp_path / "back")
+    assert len(load_rows(local)) == len(load_rows(str(tmp_path / "pub")))

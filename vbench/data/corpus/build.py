@@ -176,6 +176,8 @@ def build_corpus(source: str, out: str | Path, *, clip_model: str | None = None,
     _prepare_out(out, overwrite)
     src = open_source(source, id_column=id_column, platform_from_folder=platform_from_folder, limit=limit)
     clip_model = clip_model or (embedder.model_id if embedder is not None else DEFAULT_CLIP)
+    if Path(clip_model).expanduser().is_dir():  # a local model: recorded absolute so build-split finds it anywhere
+        clip_model = str(Path(clip_model).expanduser().resolve())
     embedder = embedder or ClipEmbedder(clip_model, device=device)
     work = out / WORK
     _check_settings(work, BuildSettings(source=source, source_fingerprint=src.fingerprint(), n_source=src.n,

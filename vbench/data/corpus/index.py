@@ -58,6 +58,8 @@ def build_index_chunks(chunks: Callable[[], Iterable[np.ndarray]], n: int, d: in
     params: dict = {"index_type": kind}
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
+        index.codes.resize(n * index.code_size)  # reserve the final size: adding blocks then never
+        index.codes.resize(0)                    # reallocates (a growing buffer would peak at ~1.5x)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 64
