@@ -71,6 +71,8 @@ def evaluate(
     tasks: str | list[str] = (),
     *,
     model_roles: dict[str, tuple[str, str | dict | None]] | None = None,
+    backend: str | None = None,
+    max_concurrency: int | None = None,
     dataset: str | None = None,
     limit: int | None = None,
     batch_size: int | str = "auto",
@@ -101,9 +103,13 @@ def evaluate(
 
     cache_root = Path(cache_dir) if cache_dir else default_store_dir().parent
     store = ImageStore(cache_root / "images") if cache_dir else default_store()
-    runners: dict[str, Runner] = {"default": build_runner(model, model_args, store, batch_size)}
-    for role, (role_model, role_args) in (model_roles or {}).items():
-        runners[role] = build_runner(role_model, role_args, store, batch_size)
+    if max_concurrency is not None and max_concurrency < 1:
+        raise UsageError("--max_concurrency must be a positive integer")
+    runners: dict[str, Runner] = {"default": build_runner(model, model_args, store, batch_size, backend=backend,
+                                                          max_concurrency=max_concurrency)}
+    for role, (role_model, role_args) in (model_roles or {}).items():  # --backend: only aliases that offer it
+        runners[role] = build_runner(role_model, role_args, store, batch_size, backend=backend,
+                                     strict_backend=False, max_concurrency=max_concurrency)
     ctx = TaskContext(store=store, dataset=dataset, limit=limit, seed=seed, skip_bad_samples=skip_bad_samples,
                       models={role: r.model_name for role, r in runners.items()})
     built = [build_task(t, task_args, ctx) for t in task_names]

@@ -38,6 +38,10 @@ def add_parser(sub) -> None:
     p.add_argument("--model_args", "--model-args", default="", help="k=v,... for the backend, e.g. pretrained=PATH,dtype=bfloat16")
     p.add_argument("--model-role", "--model_role", action="append", default=[], metavar="ROLE=MODEL[:k=v,...]",
                    help="a model for one task role (repeatable), e.g. proposer=qwen-vl or responder=openai:model=gpt-4o")
+    p.add_argument("--backend", default=None, metavar="NAME",
+                   help="run a model-zoo alias on another backend it lists, e.g. --model qwen-vl --backend hf")
+    p.add_argument("--max_concurrency", "--max-concurrency", type=_positive, default=None, metavar="N",
+                   help="API backends: requests in flight at once (default 32)")
     p.add_argument("--tasks", required=True, help="comma-separated task names; `vbench ls tasks`")
     p.add_argument("--task_args", "--task-args", default="", help="k=v,... options of the task (see docs/tasks)")
     p.add_argument("--dataset", default=None, help="HF dataset id, local folder (imagefolder layout) or parquet file")
@@ -77,6 +81,7 @@ def run(args) -> int:
 
     results = evaluate(
         model=args.model, model_args=args.model_args, tasks=args.tasks, model_roles=parse_roles(args.model_role),
+        backend=args.backend, max_concurrency=args.max_concurrency,
         dataset=args.dataset, limit=args.limit, batch_size=args.batch_size, seed=args.seed, repeats=args.repeats,
         output_path=args.output_path, gen_kwargs=args.gen_kwargs, task_args=args.task_args,
         use_cache=args.use_cache, cache_dir=args.cache_dir, skip_bad_samples=args.skip_bad_samples,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vbench.registry import METRICS, MODELS, TASKS
@@ -21,7 +22,11 @@ def run(args) -> int:
     table.add_column("description")
     for entry in registry.entries():
         zoo = entry.extra.get("zoo")
-        desc = entry.description + (f"  [{zoo['backend']}]" if zoo else "")
+        if zoo:
+            model_id = zoo["args"].get("pretrained") or zoo["args"].get("model") or ""
+            desc = entry.description + escape(f"  [{zoo['backend']}: {model_id}]")
+        else:
+            desc = entry.description
         table.add_row(entry.name, ", ".join(entry.aliases), desc)
     Console(width=160).print(table)
     return 0

@@ -22,6 +22,16 @@ MODELS.register("hf", "vbench.runners.hf:HFRunner",
                 "Local VLM with transformers (AutoModelForImageTextToText), padded batches")
 MODELS.register("dummy", "vbench.runners.dummy:DummyRunner",
                 "Deterministic pseudo-random answers, no model: for checking pipelines and metrics")
+MODELS.register("vllm", "vbench.runners.vllm:VLLMRunner", "Local VLM with vLLM on CUDA GPUs (tensor/data parallel)")
+MODELS.register("openai", "vbench.runners.openai_api:OpenAIRunner",
+                "OpenAI or any OpenAI-compatible server (vllm serve, ...), async with retries")
+MODELS.register("anthropic", "vbench.runners.anthropic_api:AnthropicRunner", "Anthropic messages API, async with retries")
+MODELS.register("gemini", "vbench.runners.gemini_api:GeminiRunner", "Google Gemini API, async with retries")
+
+# --- model zoo: short names for a backend + model id + default args (vbench/registry/zoo.yaml) ---
+from vbench.registry.zoo import register_zoo  # noqa: E402
+
+register_zoo(MODELS)
 
 # --- metrics ---
 from vbench.analysis import metric_registry as _metric_registry  # noqa: E402  (registers into METRICS)

@@ -1,6 +1,7 @@
 """Turn ``--model NAME --model_args k=v,...`` into a Runner (backend name or model-zoo alias)."""
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from vbench.args import parse_kv, validate_args
@@ -10,22 +11,41 @@ from vbench.registry import MODELS
 from vbench.runners.base import Runner
 
 
-def resolve_model(name: str, model_args: str | dict | None) -> tuple[str, dict[str, Any]]:
-    """Backend name and merged args. Zoo entries carry ``backend`` and default ``args`` in extra."""
+def resolve_model(name: str, model_args: str | dict | None, backend: str | None = None,
+                  strict: bool = True) -> tuple[str, dict[str, Any]]:
+    """Backend name and merged args. Zoo entries carry ``backend`` and default ``args`` in extra;
+    ``backend`` reruns a zoo alias on another backend it lists (``strict``: an error if it cannot)."""
     entry = MODELS.entry(name)
     args = parse_kv(model_args, "--model_args")
     zoo = entry.extra.get("zoo")
+    if backend and backend != (zoo["backend"] if zoo else entry.name):
+        alternatives = (zoo or {}).get("backends", {})
+        if backend in alternatives:
+            return backend, {**alternatives[backend], **args}
+        if strict:
+            offered = ", ".join([zoo["backend"], *alternatives]) if zoo else entry.name
+            what = f"model-zoo alias {name!r}" if zoo else f"{name!r} is a backend, not a model-zoo alias; it"
+            raise UsageError(f"--backend {backend}: {what} runs on: {offered}")
     if zoo:
         return zoo["backend"], {**zoo.get("args", {}), **args}
     return entry.name, args
 
 
+def _accepted(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The runner kwargs this backend's constructor takes (e.g. max_concurrency only for API runners)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return {k: v for k, v in kwargs.items() if v is not None}
+    return {k: v for k, v in kwargs.items() if v is not None and k in params}
+
+
 def build_runner(name: str, model_args: str | dict | None = None, store: ImageStore | None = None,
-                 batch_size: int | str = "auto", **runner_kwargs: Any) -> Runner:
-    backend, args = resolve_model(name, model_args)
+                 batch_size: int | str = "auto", backend: str | None = None, strict_backend: bool = True,
+                 **runner_kwargs: Any) -> Runner:
+    backend_name, args = resolve_model(name, model_args, backend, strict_backend)
     try:
-        cls = MODELS.get(backend)
+        cls = MODELS.get(backend_name)
     except ImportError as exc:  # a backend module importing a missing optional dependency
-        raise UsageError(f"backend {backend!r} cannot be imported: {exc}") from None
+        raise UsageError(f"backend {backend_name!r} cannot be imported: {exc}") from None
     parsed = validate_args(cls.Args, args, "--model_args")
-    return cls(parsed, store=store, batch_size=batch_size, **runner_kwargs)
+    return cls(parsed, store=store, batch_size=batch_size, **_accepted(cls, runner_kwargs))

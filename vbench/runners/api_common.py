@@ -1,0 +1,274 @@
+"""What every hosted-API runner shares: bounded async concurrency, retries, secrets, error accounting.
+
+A scheduler chunk is answered concurrently on one private event loop (a daemon thread, so ``run`` also
+works inside Jupyter's loop), at most ``max_concurrency`` requests in flight. Each HTTP call is retried
+with exponential backoff + jitter (tenacity) on connection errors, timeouts, 408/409/429 and 5xx,
+waiting at least the server's ``Retry-After``. A request still failing after its retries becomes
+``Response.error`` (an infra error, never cached); a failure of the whole backend (bad key, unknown
+model) raises one clear line instead. The API key is read from the environment variable named by
+``api_key_env`` and scrubbed from every message.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from abc import abstractmethod
+from typing import Any, Awaitable, Callable, ClassVar, Literal, TypeVar
+
+import tenacity
+from pydantic import Field
+
+from vbench.errors import UsageError
+from vbench.images import ImageStore
+from vbench.runners.base import Runner, RunnerArgs
+from vbench.types import Request, Response
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_CONCURRENCY = 32
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+FATAL_STATUSES = {401: "authentication failed", 403: "permission denied", 404: "not found"}
+# args that change how a request is sent, never what the model answers: kept out of the fingerprint
+TRANSPORT_FIELDS = frozenset({"api_key_env", "max_concurrency", "max_retries", "timeout", "retry_initial",
+                              "retry_max", "max_retry_after", "http_client"})
+
+
+class ApiArgs(RunnerArgs):
+    model: str = Field(description="model name as the API knows it")
+    base_url: str | None = Field(None, description="server URL; None = the provider's hosted API")
+    api_key_env: str = Field("", description="environment variable holding the API key (default per provider)")
+    max_concurrency: int | None = Field(None, ge=1, le=4096, description="requests in flight (else --max_concurrency)")
+    max_retries: int = Field(6, ge=0, le=50)
+    timeout: float = Field(120.0, gt=0, description="seconds per HTTP call")
+    retry_initial: float = Field(0.5, ge=0, description="first backoff wait, seconds (doubles, + jitter)")
+    retry_max: float = Field(30.0, ge=0, description="longest backoff wait, seconds")
+    max_retry_after: float = Field(120.0, ge=0, description="longest server Retry-After honoured, seconds")
+    http_client: Literal["auto", "aiohttp", "httpx"] = Field(
+        "auto", description="HTTP transport of the SDK; auto = aiohttp when installed (cheaper per request)")
+
+
+class FatalBackendError(UsageError):
+    """The backend as a whole cannot answer (bad key, unknown model or URL): stop with one line."""
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms``, ``Retry-After`` seconds or HTTP date)."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class WaitRetryAfter(tenacity.wait.wait_base):
+    """Backoff that waits at least what the server's Retry-After asked for (up to ``cap`` seconds)."""
+
+    def __init__(self, backoff: tenacity.wait.wait_base, cap: float):
+        self.backoff = backoff
+        self.cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        wait = self.backoff(retry_state)
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        asked = retry_after_seconds(exc) if exc is not None else None
+        return max(wait, min(asked, self.cap)) if asked is not None else wait
+
+
+class LoopThread:
+    """A private asyncio loop on a daemon thread; ``run`` blocks the caller until a coroutine finishes."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="vbench-api-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+class ApiRunner(Runner):
+    """Base for OpenAI/Anthropic/Gemini runners: subclasses build a client and answer one request."""
+
+    Args: ClassVar[type[ApiArgs]] = ApiArgs
+    default_key_env: ClassVar[str] = ""
+    provider: ClassVar[str] = ""
+
+    def __init__(self, args: ApiArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
+                 max_concurrency: int | None = None):
+        super().__init__(args, store, batch_size)
+        self.args: ApiArgs = args
+        self.concurrency = args.max_concurrency or max_concurrency or DEFAULT_CONCURRENCY
+        self.key_env = args.api_key_env or self.default_key_env
+        key = os.environ.get(self.key_env, "")
+        if not key and args.base_url is None:
+            raise UsageError(f"{self.backend}: set the environment variable {self.key_env} to your {self.provider} "
+                             f"API key (or name another variable with --model_args api_key_env=NAME)")
+        self._secret = key
+        self._data_urls: OrderedDict[str, str] = OrderedDict()
+        self._loop: LoopThread | None = None
+        self._client: Any = None
+        self.retries = 0  # HTTP calls repeated after a transient failure
+        self.failures = 0  # requests that failed after all retries
+
+    # -- what subclasses provide ----------------------------------------------------------------
+    @abstractmethod
+    def _make_client(self, api_key: str) -> Any:
+        """The SDK's async client, with its own retries off (ours honour Retry-After uniformly)."""
+
+    @abstractmethod
+    async def _answer(self, client: Any, req: Request) -> Response:
+        """Answer one request; wrap each HTTP call in ``self.call``."""
+
+    @abstractmethod
+    def _status(self, exc: BaseException) -> int | None:
+        """HTTP status of an SDK error (None for connection errors and everything else)."""
+
+    @abstractmethod
+    def _is_transient(self, exc: BaseException) -> bool:
+        """A connection error or timeout: worth retrying."""
+
+    # -- shared machinery -----------------------------------------------------------------------
+    def fingerprint_fields(self) -> dict[str, Any]:
+        return {"backend": self.backend,
+                **{k: v for k, v in self.args.model_dump(mode="json").items() if k not in TRANSPORT_FIELDS}}
+
+    def use_aiohttp(self) -> bool:
+        """Whether to give the SDK its aiohttp transport (the SDKs' advice for high concurrency)."""
+        found = importlib.util.find_spec("aiohttp") is not None
+        if self.args.http_client == "aiohttp" and not found:
+            raise UsageError(f"{self.backend}: http_client=aiohttp needs aiohttp: pip install 'vbench-personas[api]'")
+        return self.args.http_client == "aiohttp" or (self.args.http_client == "auto" and found)
+
+    def auto_batch_size(self) -> int:
+        return max(256, self.concurrency * 16)
+
+    def data_url(self, digest: str) -> str:
+        """Base64 data URL of a stored image (a small LRU: the same image recurs across requests)."""
+        url = self._data_urls.get(digest)
+        if url is None:
+            url = self._data_urls[digest] = self.store.data_url(digest)
+            if len(self._data_urls) > 256:
+                self._data_urls.popitem(last=False)
+        return url
+
+    def image_b64(self, digest: str) -> tuple[str, str]:
+        """(mime type, base64 payload) of a stored image."""
+        head, _, payload = self.data_url(digest).partition(",")
+        return head.removeprefix("data:").removesuffix(";base64"), payload
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+    def describe(self, exc: BaseException) -> str:
+        status = self._status(exc)
+        msg = " ".join(str(exc).split())[:300]
+        return self.scrub(f"{type(exc).__name__}" + (f" ({status})" if status else "") + (f": {msg}" if msg else ""))
+
+    def _retryable(self, exc: BaseException) -> bool:
+        status = self._status(exc)
+        return (status in RETRY_STATUSES) if status is not None else self._is_transient(exc)
+
+    def _count_retry(self, state: tenacity.RetryCallState) -> None:
+        self.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.debug("%s: retry %d after %s", self.backend, state.attempt_number,
+                  self.describe(exc) if exc else "?")
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """One HTTP call with retries; raises the last error when they run out."""
+        a = self.args
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(a.max_retries + 1),
+            wait=WaitRetryAfter(tenacity.wait_exponential_jitter(initial=a.retry_initial, max=a.retry_max,
+                                                                 jitter=a.retry_initial), a.max_retry_after),
+            retry=tenacity.retry_if_exception(self._retryable),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+
+        async def attempt() -> T:  # a coroutine function, so tenacity awaits each try
+            return await fn()
+
+        return await retrying(attempt)
+
+    async def _run_all(self, requests: list[Request]) -> list[Response]:
+        if self._client is None:
+            self._client = self._make_client(self._secret or "EMPTY")
+        sem = asyncio.Semaphore(self.concurrency)
+        fatal: list[BaseException] = []
+
+        async def one(req: Request) -> Response:
+            async with sem:
+                if fatal:
+                    return Response.failure("not sent: the backend failed")
+                try:
+                    return await self._answer(self._client, req)
+                except Exception as exc:  # per-request failure after retries: an infra error
+                    status = self._status(exc)
+                    if status in FATAL_STATUSES:
+                        fatal.append(exc)
+                    self.failures += 1
+                    return Response.failure(f"{self.backend}: {self.describe(exc)}")
+
+        out = await asyncio.gather(*(one(r) for r in requests))
+        if fatal:
+            exc = fatal[0]
+            where = self.args.base_url or f"the {self.provider} API"
+            raise FatalBackendError(
+                f"{self.backend}: {FATAL_STATUSES[self._status(exc)]} for model {self.args.model!r} at {where} "
+                f"({self.describe(exc)}); check the model name, base_url and the key in ${self.key_env}")
+        return list(out)
+
+    def run(self, requests: list[Request]) -> list[Response]:
+        if not requests:
+            return []
+        if self._loop is None:
+            self._loop = LoopThread()
+        self.calls += len(requests)
+        return self._loop.run(self._run_all(requests))
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        client, self._client = self._client, None
+        closer = getattr(client, "close", None) or getattr(client, "aclose", None)
+        if closer is not None:
+            try:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    self._loop.run(result)
+            except Exception as exc:  # closing must not mask the run's outcome
+                log.debug("%s: closing the client failed: %s", self.backend, self.scrub(str(exc)))
+        self._loop.close()
+        self._loop = None

@@ -1,0 +1,165 @@
+"""OpenAI chat-completions runner: OpenAI itself, `vllm serve`, and any OpenAI-compatible server.
+
+``choose`` asks for the top log-probs of a one-token answer and pools them onto the options (method
+``logprobs``). A server that rejects or ignores ``logprobs`` is remembered, and those requests fall
+back to a constrained prompt whose answer is parsed (method ``parsed``).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Literal
+
+from pydantic import Field
+
+from vbench.errors import MissingDependencyError
+from vbench.images import ImageStore
+from vbench.runners.api_common import ApiArgs, ApiRunner
+from vbench.runners.choice import constrained_messages, one_hot, parse_choice, pool_option_probs
+from vbench.types import ImagePart, Message, Request, Response, TextPart
+
+
+class OpenAIArgs(ApiArgs):
+    model: str = "gpt-4o"
+    top_logprobs: int = Field(20, ge=1, le=20, description="alternatives per token read for `choose`")
+    choice_method: Literal["auto", "logprobs", "parsed"] = "auto"
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    image_detail: Literal["auto", "low", "high"] | None = None
+
+
+def to_openai_messages(messages: tuple[Message, ...], data_url: Callable[[str], str],
+                       detail: str | None = None) -> list[dict]:
+    """vbench messages → chat-completions messages (images inline as base64 data URLs)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if all(isinstance(p, TextPart) for p in m.content):
+            out.append({"role": m.role, "content": m.text})
+            continue
+        parts: list[dict[str, Any]] = []
+        for p in m.content:
+            if isinstance(p, ImagePart):
+                url: dict[str, Any] = {"url": data_url(p.image)}
+                if detail:
+                    url["detail"] = detail
+                parts.append({"type": "image_url", "image_url": url})
+            elif p.text:
+                parts.append({"type": "text", "text": p.text})
+        out.append({"role": m.role, "content": parts})
+    return out
+
+
+def first_token_top_logprobs(choice: dict[str, Any]) -> list[tuple[str, float]] | None:
+    """(token, logprob) alternatives of the first generated token, or None if the server sent none."""
+    content = (choice.get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    first = content[0]
+    tops = [(t["token"], t["logprob"]) for t in (first.get("top_logprobs") or [])]
+    return tops or [(first["token"], first["logprob"])]
+
+
+def reply_text(choice: dict[str, Any]) -> str:
+    return (choice.get("message") or {}).get("content") or ""
+
+
+class OpenAIRunner(ApiRunner):
+    backend = "openai"
+    Args = OpenAIArgs
+    default_key_env = "OPENAI_API_KEY"
+    provider = "OpenAI"
+
+    def __init__(self, args: OpenAIArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
+                 max_concurrency: int | None = None):
+        super().__init__(args, store, batch_size, max_concurrency)
+        self.args: OpenAIArgs = args
+        self._logprobs_ok: bool | None = None if args.choice_method == "auto" else args.choice_method == "logprobs"
+
+    def _make_client(self, api_key: str) -> Any:
+        try:
+            import openai
+        except ImportError:
+            raise MissingDependencyError("the openai backend", "api") from None
+        try:  # the HTTP library the SDK is built on (httpx2 in newer releases)
+            import httpx2 as httpx
+        except ImportError:
+            import httpx  # type: ignore[no-redef]
+
+        self._openai = openai
+        self._raw_response = httpx.Response
+        http = openai.DefaultAioHttpClient(timeout=self.args.timeout) if self.use_aiohttp() else None
+        return openai.AsyncOpenAI(api_key=api_key, base_url=self.args.base_url, max_retries=0,
+                                  timeout=self.args.timeout, http_client=http)
+
+    def _status(self, exc: BaseException) -> int | None:
+        return getattr(exc, "status_code", None) if isinstance(exc, self._openai.APIStatusError) else None
+
+    def _is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, self._openai.APIConnectionError)  # includes APITimeoutError
+
+    def _params(self, req: Request, messages: tuple[Message, ...], max_tokens: int, **extra: Any) -> dict[str, Any]:
+        g = req.gen
+        params: dict[str, Any] = {
+            "model": self.args.model, "messages": to_openai_messages(messages, self.data_url, self.args.image_detail),
+            "temperature": g.temperature, "top_p": g.top_p, self.args.max_tokens_param: max_tokens, **extra}
+        if g.seed is not None:
+            params["seed"] = g.seed
+        if g.stop:
+            params["stop"] = list(g.stop)
+        return params
+
+    async def _create(self, client: Any, params: dict[str, Any]) -> dict[str, Any]:
+        # The SDK's generic ``post`` (auth, URL, error mapping to typed exceptions stay the SDK's): our
+        # bodies are already wire-ready JSON, and the typed ``create()`` re-walks every nested param and
+        # builds a typed model of every reply, which costs more CPU per call than the HTTP itself and
+        # caps throughput at high concurrency. Only three fields of the reply are read.
+        async def post() -> dict[str, Any]:
+            raw = await client.post("/chat/completions", body=params, cast_to=self._raw_response)
+            return json.loads(raw.content)
+
+        return await self.call(post)
+
+    @staticmethod
+    def _usage(completion: dict[str, Any]) -> dict[str, int]:
+        u = completion.get("usage") or {}
+        return {k: int(u[k]) for k in ("prompt_tokens", "completion_tokens") if u.get(k) is not None}
+
+    async def _answer(self, client: Any, req: Request) -> Response:
+        if req.kind == "choose":
+            if self._logprobs_ok is not False:
+                resp = await self._choose_logprobs(client, req)
+                if resp is not None:
+                    return resp
+            return await self._choose_parsed(client, req)
+        completion = await self._create(client, self._params(req, req.messages, req.gen.max_tokens))
+        return Response(text=reply_text(completion["choices"][0]), method="generate",
+                        usage=self._usage(completion))
+
+    async def _choose_logprobs(self, client: Any, req: Request) -> Response | None:
+        params = self._params(req, req.messages, 1, logprobs=True, top_logprobs=self.args.top_logprobs)
+        try:
+            completion = await self._create(client, params)
+        except self._openai.BadRequestError as exc:
+            if self.args.choice_method == "auto" and "logprob" in str(exc).lower():
+                self._logprobs_ok = False  # this server/model has no log-probs: parse from now on
+                return None
+            raise
+        choice = completion["choices"][0]
+        tops = first_token_top_logprobs(choice)
+        if tops is None:
+            if self.args.choice_method == "auto":
+                self._logprobs_ok = False
+                return None
+            raise RuntimeError("the server returned no logprobs (use choice_method=parsed or auto)")
+        self._logprobs_ok = True
+        probs, mass = pool_option_probs(tops, req.options)
+        if not probs:  # the top tokens name no option: fall back to parsing for this request
+            return None
+        return Response(text=reply_text(choice), probs=probs, method="logprobs", option_mass=mass,
+                        usage=self._usage(completion))
+
+    async def _choose_parsed(self, client: Any, req: Request) -> Response:
+        params = self._params(req, constrained_messages(req), max(req.gen.max_tokens, 16))
+        completion = await self._create(client, params)
+        text = reply_text(completion["choices"][0])
+        picked = parse_choice(text, req.options)
+        return Response(text=text, probs=one_hot(picked, req.options), method="parsed",
+                        option_mass=1.0 if picked else 0.0, usage=self._usage(completion))
