@@ -135,7 +135,7 @@ def _parse_anthropic(body: dict, headers) -> Prompt:
             elif p.get("type") == "image":
                 images.append(base64.b64decode(p["source"]["data"]))
     return Prompt("anthropic", body.get("model", ""), system, texts, images, body.get("max_tokens"), False, 0,
-                  None, headers.get("x-api-key", ""))
+                  None, headers.get("x-api-key") or headers.get("Authorization", "").removeprefix("Bearer "))
 
 
 def _parse_gemini(body: dict, headers, model: str) -> Prompt:
@@ -150,8 +150,9 @@ def _parse_gemini(body: dict, headers, model: str) -> Prompt:
             if "text" in p:
                 texts.append(p["text"])
             inline = pick(p, "inlineData", "inline_data")
-            if inline:
-                images.append(base64.b64decode(inline["data"]))
+            if inline:  # the SDK sends URL-safe base64 without padding
+                data = inline["data"].replace("-", "+").replace("_", "/")
+                images.append(base64.b64decode(data + "=" * (-len(data) % 4), validate=True))
     cfg = pick(body, "generationConfig", "generation_config") or {}
     return Prompt("gemini", model, system, texts, images, pick(cfg, "maxOutputTokens", "max_output_tokens"),
                   bool(pick(cfg, "responseLogprobs", "response_logprobs")), int(cfg.get("logprobs") or 0),
@@ -169,6 +170,8 @@ class FakeAPIServer:
         self.logprobs = logprobs  # "return" | "ignore" | "reject" (400 when asked for logprobs)
         self.echo_key = echo_key  # 401 whose message quotes the key, to test scrubbing
         self.events: list[Event] = []
+        self.inflight = 0
+        self.max_inflight = 0  # most requests handled at once (a concurrency bound is checked with it)
         self._attempts: dict[str, int] = {}
         self._rng = random.Random(self.faults.seed)
         self._want_port = port
@@ -189,7 +192,7 @@ class FakeAPIServer:
     async def _start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._want_port, backlog=1024)
         await site.start()
@@ -241,6 +244,14 @@ class FakeAPIServer:
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            return await self._respond(request)
+        finally:
+            self.inflight -= 1
+
+    async def _respond(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         try:
             body = json.loads(await request.read() or b"{}")
