@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from vbench.runners.choice import CONSTRAINT, constrained_messages, normalize, one_hot, parse_choice, pool_option_probs
+from vbench.runners.choice import (constrained_instruction, constrained_messages, normalize, one_hot, parse_choice,
+                                  pool_option_probs, surface_variants)
 from vbench.types import ImagePart, Message, Request
 
 DIGITS = tuple("1234567")
@@ -27,8 +28,9 @@ def test_tokenizer_markers_and_duplicate_decodings_both_count():
     assert probs["1"] == 0.0
 
 
-def test_no_matching_token_gives_empty_probs_and_zero_mass():
-    assert pool_option_probs({"The": -0.1, "I": -2.0}, DIGITS) == ({}, 0.0)
+def test_no_matching_token_gives_uniform_probs_and_zero_mass():
+    probs, mass = pool_option_probs({"The": -0.1, "I": -2.0}, DIGITS)
+    assert mass == 0.0 and probs == pytest.approx({d: 1 / 7 for d in DIGITS})
 
 
 def test_multi_token_option_matched_by_unique_prefix_only():
@@ -38,7 +40,7 @@ def test_multi_token_option_matched_by_unique_prefix_only():
     probs, _ = pool_option_probs({"1": math.log(0.5), "10": math.log(0.5)}, ["1", "10"])
     assert probs == pytest.approx({"1": 0.5, "10": 0.5})
     # an ambiguous prefix counts for nobody
-    assert pool_option_probs({"st": -0.1}, ["strongly agree", "strongly disagree"]) == ({}, 0.0)
+    assert pool_option_probs({"st": -0.1}, ["strongly agree", "strongly disagree"])[1] == 0.0
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -57,6 +59,14 @@ def test_parse_choice_words_are_case_insensitive_whole_words():
     assert parse_choice("accept the offer", ("accept", "reject")) == "accept"
 
 
+def test_hf_style_variant_scores_pool_like_top_tokens():
+    variants = {v: math.log(0.1) for v in surface_variants("yes")} | {v: math.log(0.05) for v in surface_variants("no")}
+    probs, mass = pool_option_probs(variants, ["yes", "no"])
+    n_yes, n_no = len(surface_variants("yes")), len(surface_variants("no"))
+    assert mass == pytest.approx(min(1.0, 0.1 * n_yes + 0.05 * n_no))
+    assert probs["yes"] == pytest.approx(0.1 * n_yes / (0.1 * n_yes + 0.05 * n_no))
+
+
 def test_one_hot_and_normalize():
     assert one_hot("2", ("1", "2")) == {"1": 0.0, "2": 1.0}
     assert one_hot(None, ("1", "2")) is None
@@ -70,6 +80,6 @@ def test_constrained_messages_appends_the_option_list_to_the_last_user_turn():
     msgs = constrained_messages(req)
     assert msgs[:3] == req.messages[:3]
     assert msgs[3].images == ["ab" * 32]
-    assert msgs[3].text == "q2" + CONSTRAINT.format(options="A, B")
+    assert msgs[3].text == "q2\n" + constrained_instruction(["A", "B"])
     only_system = Request(kind="choose", options=("A",), messages=(Message.system("sys"),))
     assert constrained_messages(only_system)[-1].role == "user"

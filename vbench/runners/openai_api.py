@@ -151,7 +151,7 @@ class OpenAIRunner(ApiRunner):
             raise RuntimeError("the server returned no logprobs (use choice_method=parsed or auto)")
         self._logprobs_ok = True
         probs, mass = pool_option_probs(tops, req.options)
-        if not probs:  # the top tokens name no option: fall back to parsing for this request
+        if mass <= 0:  # the top tokens name no option: fall back to parsing for this request
             return None
         return Response(text=reply_text(choice), probs=probs, method="logprobs", option_mass=mass,
                         usage=self._usage(completion))

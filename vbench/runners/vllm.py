@@ -129,7 +129,7 @@ def to_response(req: Request, completion: Any) -> Response:
     if req.kind != "choose":
         return Response(text=text, method="generate", usage=usage)
     probs, mass = pool_option_probs(first_token_logprobs(completion), req.options)
-    if probs:
+    if mass > 0:
         return Response(text=text, probs=probs, method="logprobs", option_mass=mass, usage=usage)
     picked = parse_choice(text, req.options)
     return Response(text=text, probs=one_hot(picked, req.options), method="parsed",
