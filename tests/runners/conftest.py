@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-pytest.importorskip("aiohttp", reason="the loopback API server needs aiohttp (pip install 'vbench-personas[api]')")
+from vbench.images import ImageStore
+from vbench.types import ImagePart, Message, Request
 
-from vbench.images import ImageStore  # noqa: E402
-from vbench.testing.api_server import FakeAPIServer  # noqa: E402
-from vbench.types import ImagePart, Message, Request  # noqa: E402
+NEEDS_AIOHTTP = "the loopback API server needs aiohttp (pip install 'vbench-personas[api]')"
 
 RATE = "Rate how aggressive the character looks from 1 to 7. Please answer with numbers only."
 
@@ -37,6 +36,9 @@ def rating_request(digest: str, kind: str = "generate", seed: int | None = None)
 @pytest.fixture
 def server():
     """``with server(**kwargs) as srv`` starts a FakeAPIServer; all are stopped at teardown."""
+    pytest.importorskip("aiohttp", reason=NEEDS_AIOHTTP)
+    from vbench.testing.api_server import FakeAPIServer
+
     stack = contextlib.ExitStack()
 
     def start(**kwargs) -> FakeAPIServer:

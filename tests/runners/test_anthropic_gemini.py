@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.runners.conftest import FAST, rating_request
+from tests.runners.conftest import FAST, NEEDS_AIOHTTP, rating_request
 from vbench.runners.anthropic_api import AnthropicArgs, AnthropicRunner, to_anthropic
 from vbench.runners.api_common import FatalBackendError
 from vbench.runners.gemini_api import GeminiArgs, GeminiRunner
-from vbench.testing.api_server import Answer, Faults, rating_of
+from vbench.runners.openai_api import OpenAIArgs, OpenAIRunner
 from vbench.types import GenParams, ImagePart, Message, Request
+
+pytest.importorskip("aiohttp", reason=NEEDS_AIOHTTP)
+from vbench.testing.api_server import Answer, Faults, rating_of  # noqa: E402
 
 BACKENDS = [(AnthropicRunner, AnthropicArgs, "anthropic"), (GeminiRunner, GeminiArgs, "gemini")]
 
@@ -89,15 +92,14 @@ def test_anthropic_messages_merge_roles_and_drop_empty_text(store, images):
                                  {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "QUJD"}}]
 
 
-def test_anthropic_sends_temperature_only_when_asked(server, store, images):
+@pytest.mark.parametrize("cls, args_cls", [(AnthropicRunner, AnthropicArgs), (OpenAIRunner, OpenAIArgs)])
+def test_temperature_is_sent_only_when_asked(server, store, cls, args_cls):
     srv = server()
-    seen = []
     for flag in (False, True):
-        runner = _runner(AnthropicRunner, AnthropicArgs, srv, store, send_temperature=flag)
+        runner = cls(args_cls(model="m", base_url=srv.url + ("/v1" if cls is OpenAIRunner else ""),
+                              send_temperature=flag, **FAST), store=store)
         req = Request(messages=(Message.user(f"hi {flag}"),), gen=GenParams(temperature=0.3))
         assert runner.run([req])[0].ok
         runner.close()
         assert runner.fingerprint_fields()["send_temperature"] is flag  # it changes answers
-    for e in srv.events:
-        seen.append(e.prompt.text)
-    assert len(seen) == 2
+    assert [e.prompt.temperature for e in srv.events] == [None, 0.3]

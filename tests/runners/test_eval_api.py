@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.runners.conftest import NEEDS_AIOHTTP
+
 from vbench.evaluator import evaluate
-from vbench.testing.api_server import Faults
+
+pytest.importorskip("aiohttp", reason=NEEDS_AIOHTTP)
+from vbench.testing.api_server import Faults  # noqa: E402
 
 FAST_ARGS = "retry_initial=0.01,retry_max=0.05,timeout=2"
 
@@ -120,3 +124,17 @@ def test_backend_override_errors_are_one_line(run_cli):
     assert r.returncode == 2 and "not a model-zoo alias" in r.stderr
     r = run_cli("eval", "--model", "dummy", "--max_concurrency", "0", "--tasks", "aggressiveness_rating")
     assert r.returncode == 2
+
+
+def test_bad_key_stops_the_cli_with_one_scrubbed_line(server, avatars, tmp_path, isolated_cache, monkeypatch, capsys):
+    from vbench.cli.main import main
+
+    monkeypatch.setenv("VBENCH_TEST_KEY", "sk-leaky-777")
+    srv = server(echo_key=True)
+    code = main(["eval", "--model", "openai", "--model_args",
+                 f"model=X,base_url={srv.openai_url},api_key_env=VBENCH_TEST_KEY", "--tasks", "aggressiveness_rating",
+                 "--dataset", str(avatars), "--output_path", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "authentication failed" in err
+    assert "sk-leaky-777" not in err and "Traceback" not in err
+    assert not list((tmp_path / "out").rglob("results.json"))  # no half-written results

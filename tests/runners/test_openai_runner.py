@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.runners.conftest import FAST, rating_request
+from tests.runners.conftest import FAST, NEEDS_AIOHTTP, rating_request
 from vbench.runners.api_common import FatalBackendError
 from vbench.runners.choice import pool_option_probs
 from vbench.runners.openai_api import OpenAIArgs, OpenAIRunner
-from vbench.testing.api_server import Answer, Faults, rating_brain, rating_of
 from vbench.types import Message, Request
+
+pytest.importorskip("aiohttp", reason=NEEDS_AIOHTTP)
+from vbench.testing.api_server import Answer, Faults, rating_brain, rating_of  # noqa: E402
 
 
 def _runner(srv, store, concurrency=8, **kw) -> OpenAIRunner:

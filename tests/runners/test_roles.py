@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 
+from tests.runners.conftest import NEEDS_AIOHTTP
+
 from vbench.cli.main import main
 from vbench.registry import TASKS
 from vbench.tasks.base import Sample, Task, TaskOptions, stable_hash
 from vbench.tasks.common import load_image_samples
-from vbench.testing.api_server import Answer, Prompt
 from vbench.types import ImagePart, Message, Record, Request
+
+pytest.importorskip("aiohttp", reason=NEEDS_AIOHTTP)
+from vbench.testing.api_server import Answer, Prompt  # noqa: E402
 
 OFFER = "I offer you $40 of $100."
 

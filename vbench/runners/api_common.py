@@ -106,7 +106,12 @@ class LoopThread:
         self.thread.start()
 
     def run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        try:
+            return fut.result()
+        except BaseException:  # Ctrl-C in the caller: stop the requests still in flight
+            fut.cancel()
+            raise
 
     def close(self) -> None:
         if self.loop.is_closed():

@@ -23,6 +23,7 @@ class OpenAIArgs(ApiArgs):
     top_logprobs: int = Field(20, ge=1, le=20, description="alternatives per token read for `choose`")
     choice_method: Literal["auto", "logprobs", "parsed"] = "auto"
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    send_temperature: bool = Field(True, description="send temperature/top_p (reasoning models refuse them)")
     image_detail: Literal["auto", "low", "high"] | None = None
 
 
@@ -99,7 +100,9 @@ class OpenAIRunner(ApiRunner):
         g = req.gen
         params: dict[str, Any] = {
             "model": self.args.model, "messages": to_openai_messages(messages, self.data_url, self.args.image_detail),
-            "temperature": g.temperature, "top_p": g.top_p, self.args.max_tokens_param: max_tokens, **extra}
+            self.args.max_tokens_param: max_tokens, **extra}
+        if self.args.send_temperature:
+            params.update(temperature=g.temperature, top_p=g.top_p)
         if g.seed is not None:
             params["seed"] = g.seed
         if g.stop:

@@ -44,6 +44,7 @@ class Prompt:
     top_logprobs: int
     seed: int | None
     api_key: str
+    temperature: float | None = None
 
     @property
     def text(self) -> str:
@@ -120,7 +121,8 @@ def _parse_openai(body: dict, headers) -> Prompt:
     auth = headers.get("Authorization", "")
     return Prompt("openai", body.get("model", ""), "\n".join(system), texts, images,
                   body.get("max_tokens") or body.get("max_completion_tokens"), bool(body.get("logprobs")),
-                  int(body.get("top_logprobs") or 0), body.get("seed"), auth.removeprefix("Bearer "))
+                  int(body.get("top_logprobs") or 0), body.get("seed"), auth.removeprefix("Bearer "),
+                  body.get("temperature"))
 
 
 def _parse_anthropic(body: dict, headers) -> Prompt:
@@ -135,7 +137,8 @@ def _parse_anthropic(body: dict, headers) -> Prompt:
             elif p.get("type") == "image":
                 images.append(base64.b64decode(p["source"]["data"]))
     return Prompt("anthropic", body.get("model", ""), system, texts, images, body.get("max_tokens"), False, 0,
-                  None, headers.get("x-api-key") or headers.get("Authorization", "").removeprefix("Bearer "))
+                  None, headers.get("x-api-key") or headers.get("Authorization", "").removeprefix("Bearer "),
+                  body.get("temperature"))
 
 
 def _parse_gemini(body: dict, headers, model: str) -> Prompt:
@@ -156,7 +159,7 @@ def _parse_gemini(body: dict, headers, model: str) -> Prompt:
     cfg = pick(body, "generationConfig", "generation_config") or {}
     return Prompt("gemini", model, system, texts, images, pick(cfg, "maxOutputTokens", "max_output_tokens"),
                   bool(pick(cfg, "responseLogprobs", "response_logprobs")), int(cfg.get("logprobs") or 0),
-                  cfg.get("seed"), headers.get("x-goog-api-key", ""))
+                  cfg.get("seed"), headers.get("x-goog-api-key", ""), cfg.get("temperature"))
 
 
 class FakeAPIServer:
