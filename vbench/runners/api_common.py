@@ -181,7 +181,9 @@ class ApiRunner(Runner):
     def data_url(self, digest: str) -> str:
         """Base64 data URL of a stored image (a small LRU: the same image recurs across requests)."""
         url = self._data_urls.get(digest)
-        if url is None:
+        if url is not None:
+            self._data_urls.move_to_end(digest)
+        else:
             url = self._data_urls[digest] = self.store.data_url(digest)
             if len(self._data_urls) > 256:
                 self._data_urls.popitem(last=False)
