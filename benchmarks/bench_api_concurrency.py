@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from vbench.runners.openai_api import OpenAIArgs, OpenAIRunner, to_openai_messag
 from vbench.testing.api_server import server_process  # noqa: E402
 
 
-async def bare_client(url: str, bodies: list[dict], concurrency: int) -> float:
+async def bare_client(url: str, bodies: list[dict], concurrency: int) -> tuple[float, float]:
     import aiohttp
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
@@ -34,9 +35,9 @@ async def bare_client(url: str, bodies: list[dict], concurrency: int) -> float:
                     await r.json()
 
         await asyncio.gather(*(one(b) for b in bodies[:concurrency]))  # warm the connections
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(b) for b in bodies))
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -52,26 +53,29 @@ def main() -> None:
         runner = OpenAIRunner(OpenAIArgs(model="bench", base_url=url + "/v1"), store=store,
                               max_concurrency=a.concurrency)
         runner.run(reqs[:a.concurrency])  # client, connections and image cache warm
-        runner_times = []
+        runner_times, runner_cpu = [], []
         for _ in range(a.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = runner.run(reqs)
             runner_times.append(time.perf_counter() - t0)
+            runner_cpu.append(time.process_time() - c0)
             assert all(r.ok for r in out), [r.error for r in out if not r.ok][:3]
         runner.close()
         bodies = [{"model": "bench", "messages": to_openai_messages(r.messages, store.data_url), "max_tokens": 2,
                    "seed": r.gen.seed} for r in reqs]
-        bare_times = [asyncio.run(bare_client(url + "/v1", bodies, a.concurrency)) for _ in range(a.repeat)]
+        bare = [asyncio.run(bare_client(url + "/v1", bodies, a.concurrency)) for _ in range(a.repeat)]
 
-    def row(name: str, times: list[float]) -> None:
+    def row(name: str, times: list[float], cpu: list[float]) -> None:
         best, med = min(times), sorted(times)[len(times) // 2]
-        print(f"{name:<34} {a.n / best:8.0f} {a.n / med:8.0f} {a.n / best / ideal:9.1%} {a.n / med / ideal:9.1%}")
+        print(f"{name:<34} {a.n / best:8.0f} {a.n / med:8.0f} {a.n / best / ideal:9.1%} {a.n / med / ideal:9.1%} "
+              f"{1000 * sorted(cpu)[len(cpu) // 2] / a.n:11.2f}")
 
     print(f"{a.n} requests, concurrency {a.concurrency}, server latency {a.latency * 1000:.0f} ms; "
           f"ideal {ideal:.0f} req/s, target >= {0.9 * ideal:.0f} req/s")
-    print(f"{'client':<34} {'best/s':>8} {'median/s':>8} {'best/ideal':>9} {'med/ideal':>9}")
-    row("vbench openai runner (SDK)", runner_times)
-    row("bare aiohttp (ceiling, no SDK)", bare_times)
+    print(f"{'client':<34} {'best/s':>8} {'median/s':>8} {'best/ideal':>9} {'med/ideal':>9} {'cpu ms/req':>11}")
+    row("vbench openai runner (SDK)", runner_times, runner_cpu)
+    row("bare aiohttp (ceiling, no SDK)", [t for t, _ in bare], [c for _, c in bare])
+    print(f"machine load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -143,10 +143,13 @@ def test_without_vllm_or_gpu_the_error_names_the_hf_backend(monkeypatch):
 
 
 def test_no_gpu_reason(monkeypatch):
-    torch = pytest.importorskip("torch")
+    fake_torch = types.ModuleType("torch")
+    fake_torch.cuda = SimpleNamespace(is_available=lambda: False)
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
     monkeypatch.setattr(vr.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert vr.unavailable_reason() == "no CUDA GPU is visible here"
+    fake_torch.cuda = SimpleNamespace(is_available=lambda: True)
+    assert vr.unavailable_reason() is None
 
 
 _GPU_SKIP = vr.unavailable_reason()
