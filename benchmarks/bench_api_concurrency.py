@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import image_requests  # noqa: E402
+from benchmarks._api_requests import image_requests  # noqa: E402
 from vbench.runners.openai_api import OpenAIArgs, OpenAIRunner, to_openai_messages  # noqa: E402
 from vbench.testing.api_server import server_process  # noqa: E402
 
