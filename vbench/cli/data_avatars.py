@@ -1,19 +1,8 @@
 """`vbench data build-avatars` (diffusers) and `vbench data verify-avatars` (VLM yes/no per factor)."""
 from __future__ import annotations
 
-import argparse
-
+from vbench.cli.argtypes import positive_int
 from vbench.errors import UsageError
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def _names(text: str) -> list[str]:
@@ -27,16 +16,16 @@ def add_data_parser(sub) -> None:
     p.add_argument("--out", required=True, help="output folder (imagefolder layout)")
     p.add_argument("--model", default="stable-diffusion-v1-5/stable-diffusion-v1-5",
                    help="diffusers pipeline: Hub id or local folder (SD 1.5, SDXL, ...)")
-    p.add_argument("--n", type=_positive, default=5185, help="number of images (default: the study's 5,185)")
-    p.add_argument("--batch-size", "--batch_size", type=_positive, default=8)
+    p.add_argument("--n", type=positive_int, default=5185, help="number of images (default: the study's 5,185)")
+    p.add_argument("--batch-size", "--batch_size", type=positive_int, default=8)
     p.add_argument("--factors", type=_names, default=None,
                    help="factors to vary (default all: weapon,smile,teeth,covered_face,black_clothes,white_clothes)")
     p.add_argument("--templates", default="1", help="template version (default 1) or a template .yaml file")
     p.add_argument("--seed", type=int, default=0, help="design seed; each image's seed derives from it")
-    p.add_argument("--steps", type=_positive, default=30)
+    p.add_argument("--steps", type=positive_int, default=30)
     p.add_argument("--guidance", type=float, default=7.5)
-    p.add_argument("--height", type=_positive, default=512)
-    p.add_argument("--width", type=_positive, default=512)
+    p.add_argument("--height", type=positive_int, default=512)
+    p.add_argument("--width", type=positive_int, default=512)
     p.add_argument("--device", default="auto", help="auto (cuda if available), cuda, cuda:1, cpu")
     p.add_argument("--dtype", default="auto", help="auto (float16 on GPU, float32 on CPU), float16, bfloat16, float32")
     p.add_argument("--revision", default=None)

@@ -1,18 +1,9 @@
 """`vbench data build-corpus | build-split | publish-split | synthetic-screenshots`: the screenshot corpus."""
 from __future__ import annotations
 
-import argparse
 import sys
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
+from vbench.cli.argtypes import positive_int
 
 
 def add_data_parser(sub) -> None:
@@ -25,16 +16,16 @@ def add_data_parser(sub) -> None:
     p.add_argument("--out", required=True, help="corpus folder to write")
     p.add_argument("--clip-model", "--clip_model", default=None,
                    help="CLIP model id or folder (default openai/clip-vit-base-patch32)")
-    p.add_argument("--batch-size", "--batch_size", type=_positive, default=64, help="images per CLIP batch")
-    p.add_argument("--shard-size", "--shard_size", type=_positive, default=4096, help="rows per resumable shard")
+    p.add_argument("--batch-size", "--batch_size", type=positive_int, default=64, help="images per CLIP batch")
+    p.add_argument("--shard-size", "--shard_size", type=positive_int, default=4096, help="rows per resumable shard")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--index", choices=["auto", "flat", "ivf", "hnsw"], default="auto",
                    help="faiss index: exact flat below --index-threshold items, IVF above (auto)")
-    p.add_argument("--index-threshold", "--index_threshold", type=_positive, default=200_000)
+    p.add_argument("--index-threshold", "--index_threshold", type=positive_int, default=200_000)
     p.add_argument("--id-column", "--id_column", default=None, help="source column holding item ids")
     p.add_argument("--platform-from-folder", action="store_true",
                    help="use the first sub-folder name (tiktok/, youtube/, ...) as platform when there is no column")
-    p.add_argument("--limit", type=_positive, default=None, help="first N source rows only")
+    p.add_argument("--limit", type=positive_int, default=None, help="first N source rows only")
     p.add_argument("--overwrite", action="store_true", help="discard an existing corpus or interrupted build in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_build_corpus)
@@ -44,7 +35,7 @@ def add_data_parser(sub) -> None:
                                    "nearest screenshots per keyword (de-duplicated within a value) into CORPUS/split, "
                                    "and write the per-value abundance table and chart.")
     s.add_argument("--corpus", required=True, help="corpus folder from build-corpus")
-    s.add_argument("--top-k", "--top_k", type=_positive, default=5, help="screenshots per keyword (default 5)")
+    s.add_argument("--top-k", "--top_k", type=positive_int, default=5, help="screenshots per keyword (default 5)")
     s.add_argument("--values", default=None, help="a value/keyword YAML file (default: the packaged schwartz.yaml)")
     s.add_argument("--radius", type=float, default=1.5, help="abundance radius (L2 on unit vectors; default 1.5)")
     s.add_argument("--text-template", "--text_template", default="{keyword}",
@@ -64,7 +55,7 @@ def add_data_parser(sub) -> None:
     y = sub.add_parser("synthetic-screenshots",
                        help="draw SYNTHETIC portrait 'screenshots' with metadata (offline demos, not the study's data)")
     y.add_argument("--out", required=True)
-    y.add_argument("--n", type=_positive, default=200)
+    y.add_argument("--n", type=positive_int, default=200)
     y.add_argument("--seed", type=int, default=0)
     y.add_argument("--tiny-clip", "--tiny_clip", default=None, metavar="DIR",
                    help="also write a tiny random CLIP model there (its vectors are noise)")

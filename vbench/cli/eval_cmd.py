@@ -4,29 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vbench.cli.argtypes import batch_size as batch_size_type
+from vbench.cli.argtypes import positive_int
 from vbench.errors import UsageError
-
-
-def _batch_size(text: str) -> int | str:
-    if text == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def add_parser(sub) -> None:
@@ -40,14 +20,14 @@ def add_parser(sub) -> None:
                    help="a model for one task role (repeatable), e.g. proposer=qwen-vl or responder=openai:model=gpt-4o")
     p.add_argument("--backend", default=None, metavar="NAME",
                    help="run a model-zoo alias on another backend it lists, e.g. --model qwen-vl --backend hf")
-    p.add_argument("--max_concurrency", "--max-concurrency", type=_positive, default=None, metavar="N",
+    p.add_argument("--max_concurrency", "--max-concurrency", type=positive_int, default=None, metavar="N",
                    help="API backends: requests in flight at once (default 32)")
     p.add_argument("--tasks", required=True, help="comma-separated task names; `vbench ls tasks`")
     p.add_argument("--task_args", "--task-args", default="", help="k=v,... options of the task (see docs/tasks)")
     p.add_argument("--dataset", default=None, help="HF dataset id, local folder (imagefolder layout) or parquet file")
-    p.add_argument("--limit", type=_positive, default=None, help="use only the first N samples")
-    p.add_argument("--repeats", type=_positive, default=None, help="episodes per sample (default: the task's)")
-    p.add_argument("--batch_size", "--batch-size", type=_batch_size, default="auto", help="requests per backend batch, or auto")
+    p.add_argument("--limit", type=positive_int, default=None, help="use only the first N samples")
+    p.add_argument("--repeats", type=positive_int, default=None, help="episodes per sample (default: the task's)")
+    p.add_argument("--batch_size", "--batch-size", type=batch_size_type, default="auto", help="requests per backend batch, or auto")
     p.add_argument("--seed", type=int, default=0, help="run seed; per-request seeds derive from it")
     p.add_argument("--gen_kwargs", "--gen-kwargs", default="", help="override generation: temperature=..,max_tokens=..,top_p=..,seed=..")
     p.add_argument("--output_path", "--output-path", default="results", help="output folder (default: results/)")

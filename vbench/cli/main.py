@@ -12,7 +12,6 @@ from vbench.errors import VbenchError
 from vbench.registry.core import UnknownNameError
 
 
-
 def command_modules() -> list[str]:
     """Every ``vbench/cli/*_cmd.py`` defines ``add_parser(subparsers)`` setting ``func(args) -> int``."""
     import vbench.cli as pkg
