@@ -1,0 +1,32 @@
+"""The ultimatum section's example commands run as written on the tiny model (offline)."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def section_commands() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### `ultimatum_solo` and `ultimatum_pair`", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    lines = block.replace("\\\n", " ").splitlines()
+    return [shlex.split(line.split("#", 1)[0]) for line in lines if line.split("#", 1)[0].strip()]
+
+
+def test_ultimatum_readme_example_runs(tmp_path, run_cli):
+    commands = section_commands()
+    assert [c[:2] for c in commands][-1] == ["vbench", "analyze"]
+    for cmd in commands:
+        proc = run_cli(*cmd[1:], cwd=tmp_path)
+        assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-2000:]}"
+    for task in ("ultimatum_solo", "ultimatum_pair"):
+        res = json.loads((tmp_path / "demo/results/demo_tiny-llava" / task / "results.json").read_text())
+        assert res["counts"]["n_ok"] > 0 and res["counts"]["n_error"] == 0
+    doc = json.loads((tmp_path / "demo/analysis/ultimatum_pair/analysis.json").read_text())
+    pair = json.loads((tmp_path / "demo/results/demo_tiny-llava/ultimatum_pair/results.json").read_text())
+    assert doc["metrics"] == pair["metrics"]
+    assert pair["task"]["options"]["levels_from"].endswith("aggressiveness_rating")
