@@ -1,4 +1,5 @@
-"""The ultimatum section's example commands run as written on the tiny model (offline)."""
+"""The ultimatum section's example runs as written: both tasks on the tiny model via the HF runner, chained
+through an aggressiveness_rating run, then re-analysed (offline)."""
 from __future__ import annotations
 
 import json

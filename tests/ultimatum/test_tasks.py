@@ -58,6 +58,9 @@ def test_pair_design_levels_and_lockstep(tmp_path, avatars):
     assert res.counts.model_calls == 8 * n * n
     assert {(r["sample"]["a"]["image_id"], r["sample"]["b"]["image_id"]) for r in recs}.__len__() == n * n
     assert "kiss_up_kick_down" in res.metrics and "offer_matrix" in res.metrics
+    design = json.loads((next((tmp_path / "out").glob("*/ultimatum_pair")) / "design.json").read_text())
+    assert len(design["personas"]) == n and design["pairs"] == n * n and res.artifacts == ["design.json"]
+    assert set(design["images_per_level"]) == {str(lv) for lv in levels}
 
 
 def test_pair_subsampling_and_limit(tmp_path, avatars):
@@ -174,12 +177,3 @@ def test_judge_extraction_through_a_role(tmp_path, avatars):
     assert res.counts.scheduler_steps == 5  # 4 game turns + one step for all judge calls
     assert res.metrics["extraction"]["extractors"] == ["judge"]
     assert res.metrics["mean_offer"]["value"] == 1 and res.metrics["acceptance_rate"]["value"] == 1
-
-
-def test_tiny_model_end_to_end(tmp_path, avatars, tiny_llava):
-    pytest.importorskip("vbench.runners.hf", reason="the HF runner is not in this tree yet")
-    for task, args in (("ultimatum_solo", ""), ("ultimatum_pair", "images_per_level=1")):
-        res = _run(tmp_path, task, model="hf", model_args=f"pretrained={tiny_llava}", dataset=str(avatars),
-                   repeats=1, limit=2, task_args=args, gen_kwargs="max_tokens=8")
-        assert res.counts.n_ok == 2 and res.counts.n_error == 0
-        assert "mean_offer" in res.metrics

@@ -10,6 +10,8 @@ BUILTIN = {
     "spearman": ("vbench.analysis.stats:spearman", "Spearman rho with Fisher-z 95% CI"),
     "distribution": ("vbench.analysis.stats:distribution", "Share of each value over a fixed support"),
     "ols": ("vbench.analysis.stats:ols", "OLS with intercept; cluster-robust SEs by option (statsmodels)"),
+    "pronouns": ("vbench.analysis.text:pronoun_counts", "Counts of we/us/our, I/me/my and you/your in a text"),
+    "sentiment": ("vbench.analysis.text:sentiment", "VADER compound sentiment of a text (vaderSentiment)"),
 }
 
 

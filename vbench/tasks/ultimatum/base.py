@@ -80,8 +80,7 @@ class UltimatumTask(Task):
         return personas
 
     def model_name(self, role: str) -> str | None:
-        models = getattr(self.ctx, "models", None) or {}
-        return models.get(role) or models.get("default")
+        return self.ctx.models.get(role) or self.ctx.models.get("default")
 
     def model_seat(self, key: Literal["a", "b"], persona: dict, role: str, rules: str,
                    opponent_image: str | None) -> Seat:

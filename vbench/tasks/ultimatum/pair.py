@@ -8,13 +8,16 @@ plays role ``player_a``; seat b proposes in 2+4 as ``player_b`` (give each its o
 """
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
 from vbench.errors import UsageError
+from vbench.results import atomic_write_text
 from vbench.tasks.base import Sample
 from vbench.tasks.ultimatum.base import UltimatumOptions, UltimatumTask
 
@@ -59,9 +62,16 @@ class UltimatumPair(UltimatumTask):
             pairs = [pairs[i] for i in keep]
         if self.ctx.limit:
             pairs = pairs[:self.ctx.limit]
-        self.design = {"levels": {str(lv): min(o.images_per_level, len(g)) for lv, g in sorted(by_level.items())},
-                       "personas": len(design), "pairs": len(pairs)}
+        self.design = {"images_per_level": {str(lv): min(o.images_per_level, len(g)) for lv, g in sorted(by_level.items())},
+                       "missing_levels": [lv for lv in range(1, o.n_levels + 1) if lv not in by_level],
+                       "personas": [p.image_id for p in design], "pairs": len(pairs)}
         return [Sample(id=f"{x.image_id}~{y.image_id}", meta={"a": x.info(), "b": y.info()}) for x, y in pairs]
+
+    def artifacts(self, records, out_dir: Path) -> list[str]:
+        """design.json: which personas and levels the pair design used (short levels show here)."""
+        self.samples()
+        atomic_write_text(out_dir / "design.json", json.dumps(self.design, indent=2) + "\n")
+        return ["design.json"]
 
     def episode(self, sample: Sample, repeat: int, seed: int):
         a, b = sample.meta["a"], sample.meta["b"]
