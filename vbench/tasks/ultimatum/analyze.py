@@ -64,6 +64,8 @@ def analyze(paths: Iterable[str | Path], output_path: str | Path, *, keep_outcom
             n_levels: int = 7, judge_model: str | None = None, judge_args: str | None = None,
             cache_dir: str | None = None, batch_size: int | str = "auto") -> dict[str, dict[str, Any]]:
     """Analyse transcripts; returns {task name: analysis document} and writes them under output_path."""
+    if n_levels < 2:
+        raise UsageError(f"--levels must be at least 2, got {n_levels}")
     loaded = load_transcripts(paths, n_levels)
     transcripts = loaded.transcripts
     if not transcripts:
