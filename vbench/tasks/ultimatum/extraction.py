@@ -198,7 +198,7 @@ def rule_outcomes_many(transcripts: list) -> None:
     from vbench.analysis.parallel import map_unique
     from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome
 
-    items, index = [], []
+    items = []
     for t in transcripts:
         by_round = t.round_turns()
         for rnd in range(1, ROUNDS + 1):
