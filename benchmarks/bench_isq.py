@@ -1,0 +1,126 @@
+"""isq_induction figures: the recommender step, and the default design end to end.
+
+1. Recommender: 1,000 concurrent trials over a 50k-item corpus (512-d embeddings), one batched step
+   per scroll, scripted viewers; wall and CPU time per step.
+2. Design: 3 platforms × 3 strategies × N trials × S scrolls through `vbench.evaluate` with a cold
+   cache: wall time, requests/s, scheduler steps (lockstep: ≈ S, not S × trials), time inside
+   Runner.run vs everything else.
+
+Run: python benchmarks/bench_isq.py [--model hf|dummy] [--trials 10] [--scrolls 100] [--skip-recommender]
+     (the default is the default design on a tiny random LLaVA; expect minutes on a busy 2-core CPU)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from vbench.evaluator import evaluate  # noqa: E402
+from vbench.runners.base import Runner  # noqa: E402
+from vbench.tasks.isq_induction.feed_space import build_space, project  # noqa: E402
+from vbench.tasks.isq_induction.recommender import FeedSimulator, PlatformProfile  # noqa: E402
+from vbench.tasks.isq_induction.synthetic_corpus import build_synthetic_corpus, synthetic_embeddings  # noqa: E402
+from vbench.tasks.isq_induction.task import PLATFORMS  # noqa: E402
+
+
+def recommender(n_per_value: int = 5_000, dim: int = 512, trials: int = 1_000, scrolls: int = 100) -> None:
+    emb, values, _ = synthetic_embeddings(n_per_value, dim, seed=0)
+    t = time.perf_counter()
+    vecs = project(emb, int(PLATFORMS["space"]["pca_dim"]))
+    space = build_space("all", np.arange(values.size), vecs, seed=0)
+    print(f"[recommender] corpus {values.size} × {dim}: PCA + {space.n_topics} k-means topics built in "
+          f"{time.perf_counter() - t:.2f}s (once per run)")
+    for name in ("tiktok", "youtube"):
+        sim = FeedSimulator(space, PlatformProfile(**PLATFORMS["profiles"][name]), scrolls, capacity=trials)
+        rows = [sim.register(1000 + i) for i in range(trials)]
+        liked = np.arange(trials) % 10
+        wall, cpu, shown = [], [], np.zeros((trials, scrolls), np.int64)
+        for s in range(scrolls):
+            t, c = time.perf_counter(), time.process_time()
+            items = [sim.next_item(r) for r in rows]  # the first call computes the step for all trials
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            shown[:, s] = items
+            for r, item in zip(rows, items):
+                sim.feedback(r, values[item] == liked[r])
+        wall_ms, cpu_ms = np.array(wall) * 1e3, np.array(cpu) * 1e3
+        hit = values[shown] == liked[:, None]
+        print(f"[recommender] {name}: {trials} trials, step wall median {np.median(wall_ms):.1f} ms "
+              f"(p90 {np.percentile(wall_ms, 90):.1f}, max {wall_ms.max():.1f}), CPU median {np.median(cpu_ms):.1f} ms; "
+              f"planted-value share first/last half {hit[:, :scrolls // 2].mean():.2f}/{hit[:, scrolls // 2:].mean():.2f}")
+
+
+class RunTimer:
+    total = 0.0
+
+
+def _instrument(cls: type[Runner]) -> None:
+    orig = cls.run
+
+    def run(self, reqs):
+        t = time.perf_counter()
+        try:
+            return orig(self, reqs)
+        finally:
+            RunTimer.total += time.perf_counter() - t
+
+    cls.run = run
+
+
+def design(tmp: Path, model: str, trials: int, scrolls: int) -> None:
+    corpus = build_synthetic_corpus(tmp / "corpus", n_per_value=max(60, scrolls // 2), dim=64, seed=0)
+    if model == "hf":
+        from vbench.runners.hf import HFRunner
+        from vbench.testing.tiny_models import build_tiny_llava
+
+        _instrument(HFRunner)
+        model_args = f"pretrained={build_tiny_llava(tmp / 'tiny-llava')},device=cpu"
+    else:
+        from vbench.runners.dummy import DummyRunner
+
+        _instrument(DummyRunner)
+        model_args = ""
+    task_args = {"trials": trials, "scrolls": scrolls, "n": scrolls // 2}
+    t = time.perf_counter()
+    res = evaluate(model=model, model_args=model_args, tasks="isq_induction", dataset=str(corpus),
+                   task_args=task_args, output_path=tmp / "out", cache_dir=tmp / "cache", show_progress=False)
+    wall = time.perf_counter() - t
+    r = res["isq_induction"]
+    assert r.counts.n_error == 0, r.errors
+    n_trials = r.counts.n_episodes
+    print(f"[design] {model}: 3 platforms × 3 strategies × {trials} trials × {scrolls} scrolls = {n_trials} trials")
+    print(f"[design] wall {wall:.1f}s, {r.counts.model_calls} requests → {r.counts.model_calls / wall:.1f} requests/s; "
+          f"scheduler steps {r.counts.scheduler_steps} (one per scroll; {n_trials * scrolls} if trials ran one "
+          f"by one, ×6 more for sequential ISQ questions)")
+    print(f"[design] time in Runner.run {RunTimer.total:.1f}s; everything else (corpus, feed, scheduler, "
+          f"cache, logs, metrics, plot) {wall - RunTimer.total:.1f}s")
+    for name in ("plain", "simple", "isq"):
+        m = r.metrics["by_strategy"][name]
+        print(f"[design] {name}: I_avg {m['I_avg']['value']}, yes-rate {m['yes_rate']['value']:.3f}, "
+              f"alignment first/last {m['alignment_first']['value']:.3f}/{m['alignment_last']['value']:.3f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", choices=["hf", "dummy"], default="hf")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--scrolls", type=int, default=100)
+    p.add_argument("--skip-recommender", action="store_true")
+    p.add_argument("--skip-design", action="store_true")
+    args = p.parse_args()
+    if not args.skip_recommender:
+        recommender()
+    if not args.skip_design:
+        with tempfile.TemporaryDirectory() as d:
+            os.environ["VBENCH_CACHE"] = str(Path(d) / "vbcache")
+            design(Path(d), args.model, args.trials, args.scrolls)
+
+
+if __name__ == "__main__":
+    main()
