@@ -2,12 +2,14 @@
 
 1. Recommender: 1,000 concurrent trials over a 50k-item corpus (512-d embeddings), one batched step
    per scroll, scripted viewers; wall and CPU time per step.
-2. Design: 3 platforms × 3 strategies × N trials × S scrolls through `vbench.evaluate` with a cold
-   cache: wall time, requests/s, scheduler steps (lockstep: ≈ S, not S × trials), time inside
-   Runner.run vs everything else.
+2. Design: 3 platforms × 3 strategies × 10 trials × S scrolls through `vbench.evaluate` with a cold
+   cache: wall time, requests/s, scheduler steps (lockstep: = S, not S × trials), time inside
+   Runner.run vs everything else. The full default design (S = 100, 24,000 requests) runs on the
+   model-free `dummy` backend; the tiny random LLaVA runs the same 90 trials with fewer scrolls
+   (--hf-scrolls, default 4), because on CPU each of its `choose` requests costs several forward
+   passes (multi-token surface variants) and 24,000 of them take hours.
 
-Run: python benchmarks/bench_isq.py [--model hf|dummy] [--trials 10] [--scrolls 100] [--skip-recommender]
-     (the default is the default design on a tiny random LLaVA; expect minutes on a busy 2-core CPU)
+Run: python benchmarks/bench_isq.py [--models dummy,hf] [--hf-scrolls 4] [--skip-recommender]
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ def _instrument(cls: type[Runner]) -> None:
 
 
 def design(tmp: Path, model: str, trials: int, scrolls: int) -> None:
+    RunTimer.total = 0.0
     corpus = build_synthetic_corpus(tmp / "corpus", n_per_value=max(60, scrolls // 2), dim=64, seed=0)
     if model == "hf":
         from vbench.runners.hf import HFRunner
@@ -86,7 +89,7 @@ def design(tmp: Path, model: str, trials: int, scrolls: int) -> None:
 
         _instrument(DummyRunner)
         model_args = ""
-    task_args = {"trials": trials, "scrolls": scrolls, "n": scrolls // 2}
+    task_args = {"trials": trials, "scrolls": scrolls, "n": max(1, scrolls // 2)}
     t = time.perf_counter()
     res = evaluate(model=model, model_args=model_args, tasks="isq_induction", dataset=str(corpus),
                    task_args=task_args, output_path=tmp / "out", cache_dir=tmp / "cache", show_progress=False)
@@ -100,6 +103,10 @@ def design(tmp: Path, model: str, trials: int, scrolls: int) -> None:
           f"by one, ×6 more for sequential ISQ questions)")
     print(f"[design] time in Runner.run {RunTimer.total:.1f}s; everything else (corpus, feed, scheduler, "
           f"cache, logs, metrics, plot) {wall - RunTimer.total:.1f}s")
+    if scrolls < 100:
+        full = r.counts.model_calls * 100 // scrolls
+        print(f"[design] at this rate the 100-scroll design ({full} requests, 100 steps) would take "
+              f"~{full / (r.counts.model_calls / wall) / 60:.0f} min")
     for name in ("plain", "simple", "isq"):
         m = r.metrics["by_strategy"][name]
         print(f"[design] {name}: I_avg {m['I_avg']['value']}, yes-rate {m['yes_rate']['value']:.3f}, "
@@ -108,18 +115,20 @@ def design(tmp: Path, model: str, trials: int, scrolls: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["hf", "dummy"], default="hf")
+    p.add_argument("--models", default="dummy,hf", help="comma-separated: dummy, hf")
     p.add_argument("--trials", type=int, default=10)
-    p.add_argument("--scrolls", type=int, default=100)
+    p.add_argument("--scrolls", type=int, default=100, help="scrolls for the dummy backend")
+    p.add_argument("--hf-scrolls", type=int, default=4, help="scrolls for the tiny LLaVA")
     p.add_argument("--skip-recommender", action="store_true")
     p.add_argument("--skip-design", action="store_true")
     args = p.parse_args()
     if not args.skip_recommender:
         recommender()
     if not args.skip_design:
-        with tempfile.TemporaryDirectory() as d:
-            os.environ["VBENCH_CACHE"] = str(Path(d) / "vbcache")
-            design(Path(d), args.model, args.trials, args.scrolls)
+        for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+            with tempfile.TemporaryDirectory() as d:
+                os.environ["VBENCH_CACHE"] = str(Path(d) / "vbcache")
+                design(Path(d), model, args.trials, args.scrolls if model == "dummy" else args.hf_scrolls)
 
 
 if __name__ == "__main__":
