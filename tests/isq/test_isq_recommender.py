@@ -137,3 +137,16 @@ def test_space_groups_items_into_contiguous_topics(world):
     assert (np.diff(space.topic_of) >= 0).all() and (space.sizes > 0).all()
     assert sorted(space.items) == list(range(space.n))
     assert np.allclose(np.diag(space.centroid_sim), 1)
+
+
+def test_readme_table_matches_the_profiles():
+    """The README documents each profile's parameters; they must not drift from platforms.yaml."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, p in PROFILES.items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
+        expected = (f"| `{name}` | {p.explore_start:g} / {p.explore_decay:g} / {p.explore_min:g} | {p.memory:g} | "
+                    f"{p.skip_penalty:g} | {p.topic_temperature:g} / {p.item_temperature:g} | "
+                    f"{p.spill:g} ({p.spill_topics}) |")
+        assert row == expected

@@ -220,5 +220,5 @@ def test_custom_platform_profile(feed_corpus, tmp_path):
     assert set(res.metrics["cells"]) == {"plain/myfeed"}
     assert res.metrics["cells"]["plain/myfeed"]["pool"] == "all"  # no labels -> the whole corpus
     f.write_text("myfeed:\n  labels: []\n  explore_start: 2.0\n")
-    with pytest.raises(UsageError, match="platform profiles"):
+    with pytest.raises(UsageError, match="platform profiles: myfeed.explore_start: Input should be less than or equal to 1"):
         run_eval(feed_corpus, tmp_path / "b", {"platform_file": str(f), "platforms": "myfeed"})

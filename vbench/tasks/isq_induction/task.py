@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from vbench.errors import UsageError, VbenchError
 from vbench.images import ImageError
@@ -100,10 +100,15 @@ class IsqInduction(Task):
             if not isinstance(extra, dict):
                 raise UsageError(f"platform_file {path}: expected a mapping name -> profile parameters")
             raw.update(extra)
-        try:
-            return {name: PlatformProfile.model_validate(p) for name, p in raw.items()}
-        except ValueError as exc:
-            raise UsageError(f"platform profiles: {str(exc).splitlines()[0]} ({str(exc).splitlines()[1:3]})") from None
+        profiles = {}
+        for name, params in raw.items():
+            try:
+                profiles[name] = PlatformProfile.model_validate(params)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"]) or "(profile)"
+                raise UsageError(f"platform profiles: {name}.{where}: {err['msg']}") from None
+        return profiles
 
     # -- identity -------------------------------------------------------------------------------------
     def prompt_set(self) -> dict[str, Any]:
