@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 
@@ -33,28 +31,15 @@ def test_unnormalised_embeddings_are_normalised(corpus_copy):
     assert np.allclose(c.embeddings, emb, atol=1e-6)
 
 
-def test_item_value_column_replaces_keywords(corpus_copy):
-    import datasets
-
-    (corpus_copy / "keywords.npz").unlink()
-    items = datasets.load_from_disk(str(corpus_copy / "items"))
-    items = items.add_column("value", ["power"] * len(items))
-    items.save_to_disk(str(corpus_copy / "items2"))
-    import shutil
-
-    shutil.rmtree(corpus_copy / "items")
-    (corpus_copy / "items2").rename(corpus_copy / "items")
-    assert set(load_feed_corpus(corpus_copy).values) == {VALUES.index("Power")}
-
-
 @pytest.mark.parametrize("breakage, message", [
     (lambda p: (p / "embeddings.npy").unlink(), "no embeddings.npy"),
-    (lambda p: np.save(p / "embeddings.npy", np.load(p / "embeddings.npy")[:10]), "400 items but 10"),
+    (lambda p: np.save(p / "embeddings.npy", np.load(p / "embeddings.npy")[:10]), "inconsistent"),
     (lambda p: np.save(p / "embeddings.npy", np.zeros((400, 16), np.float32)), "all zeros"),
     (lambda p: (p / "keywords.npz").unlink(), "no keywords.npz"),
-    (lambda p: (p / "meta.json").write_text(json.dumps({"n": 5})), "meta.json says n=5"),
+    (lambda p: (p / "meta.json").unlink(), "no meta.json"),
+    (lambda p: np.save(p / "embeddings.npy", np.full((400, 16), np.nan, np.float32)), "NaN"),
     (lambda p: np.savez(p / "keywords.npz", values=np.array(["Kindness"]), keywords=np.array(["k"]),
-                        vectors=np.ones((1, 16), np.float32)), "not a Schwartz value"),
+                        vectors=np.ones((1, 16), np.float32)), "'Kindness' is not a Schwartz value"),
 ])
 def test_bad_corpora_are_usage_errors(corpus_copy, breakage, message):
     breakage(corpus_copy)

@@ -1,21 +1,14 @@
-"""Reader for a value_spectrum corpus folder, the feed's item pool.
+"""The feed's item pool: a value_spectrum corpus opened through the shared store.
 
-Layout (the corpus contract shared with the value_spectrum builder)::
-
-    CORPUS/items/          HF dataset (save_to_disk): id, image, platform, post_date, url, caption
-    CORPUS/embeddings.npy  float32 [N, D], L2-normalised, row i <-> items row i
-    CORPUS/index.faiss     faiss inner-product index over the embeddings (not needed by the feed)
-    CORPUS/meta.json       {"clip_model", "dim", "n", "index_type", "schwartz_version"}
-    CORPUS/keywords.npz    values [K], keywords [K], vectors float32 [K, D]
-
-Each item's Schwartz value is the value of its nearest keyword vector (inner product), which is what
-the alignment metric compares with a persona's target values. Everything is checked on load so a bad
-corpus stops the run before any model call.
+``vbench.data.corpus.store.load_corpus`` checks the layout (items/, embeddings.npy, meta.json;
+keywords.npz for item values; index.faiss is not needed here) and ``item_values`` tags every item
+with the value of its nearest keyword vector, which is what the alignment metric compares with a
+persona's target values. This module adds what a feed needs on top: embeddings in RAM and sane
+(finite, non-zero, unit rows), values as indices into VALUES, platform labels and a fingerprint.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,18 +18,17 @@ import numpy as np
 from vbench.errors import UsageError
 from vbench.tasks.isq_induction.schwartz import VALUES, canonical_value
 
-LAYOUT_HINT = "a corpus folder holds items/, embeddings.npy, meta.json and keywords.npz (index.faiss optional)"
+LAYOUT_HINT = "a corpus folder holds items/, embeddings.npy, meta.json and keywords.npz (`vbench data build-corpus`)"
 
 
 @dataclass
 class FeedCorpus:
     path: Path
-    items: Any                    # datasets.Dataset, images left undecoded
+    items: Any                    # datasets.Dataset
     ids: list[str]
-    embeddings: np.ndarray        # float32 [N, D], unit rows
+    embeddings: np.ndarray        # float32 [N, D], unit rows, in RAM
     values: np.ndarray            # int [N]: index into VALUES of each item's nearest keyword's value
     platforms: list[str] | None   # raw platform label per item, when the corpus has them
-    meta: dict[str, Any]
     fingerprint: str
 
     def __len__(self) -> int:
@@ -47,87 +39,50 @@ class FeedCorpus:
         return self.items[int(i)]["image"]
 
 
-def _load_embeddings(path: Path) -> np.ndarray:
-    f = path / "embeddings.npy"
-    if not f.is_file():
-        raise UsageError(f"corpus {path} has no embeddings.npy: the feed needs image embeddings ({LAYOUT_HINT})")
-    try:
-        emb = np.load(f, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise UsageError(f"{f} cannot be read as a numpy array ({exc})") from None
-    if emb.ndim != 2 or emb.shape[0] == 0 or emb.shape[1] == 0 or not np.issubdtype(emb.dtype, np.floating):
-        raise UsageError(f"{f} must be a float array [N, D]; got shape {emb.shape} dtype {emb.dtype}")
-    emb = np.ascontiguousarray(emb, dtype=np.float32)
+def _checked_embeddings(emb: np.ndarray, where: Path) -> np.ndarray:
+    emb = np.array(emb, dtype=np.float32, order="C", copy=True)  # out of the read-only memmap, into RAM
+    if emb.shape[0] == 0:
+        raise UsageError(f"corpus {where} has no items")
     if not np.isfinite(emb).all():
-        raise UsageError(f"{f} holds NaN or infinite values")
+        raise UsageError(f"corpus {where}: embeddings.npy holds NaN or infinite values")
     norms = np.linalg.norm(emb, axis=1)
     if (norms < 1e-6).any():
-        raise UsageError(f"{f} row {int(np.argmin(norms))} is all zeros (no embedding)")
-    if np.abs(norms - 1).max() > 1e-3:  # contract says unit rows; tolerate and fix rather than mis-score
+        raise UsageError(f"corpus {where}: embeddings.npy row {int(np.argmin(norms))} is all zeros (no embedding)")
+    if np.abs(norms - 1).max() > 1e-3:  # the layout promises unit rows; fix rather than mis-score
         emb /= norms[:, None]
     return emb
 
 
-def _item_values(path: Path, emb: np.ndarray, items) -> np.ndarray:
-    kw = path / "keywords.npz"
-    if kw.is_file():
-        with np.load(kw, allow_pickle=False) as z:
-            if "values" not in z or "vectors" not in z:
-                raise UsageError(f"{kw} must hold arrays 'values' and 'vectors'")
-            names, vectors = [str(v) for v in z["values"]], np.asarray(z["vectors"], dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape != (len(names), emb.shape[1]):
-            raise UsageError(f"{kw}: vectors must be [K={len(names)}, D={emb.shape[1]}], got {vectors.shape}")
-        idx = []
-        for n in names:
-            canon = canonical_value(n)
-            if canon is None:
-                raise UsageError(f"{kw}: {n!r} is not a Schwartz value (known: {', '.join(VALUES)})")
-            idx.append(VALUES.index(canon))
-        return np.asarray(idx, dtype=np.int64)[np.argmax(emb @ vectors.T, axis=1)]
-    if "value" in items.column_names:
-        out = [canonical_value(v) for v in items["value"]]
-        if None in out:
-            raise UsageError(f"corpus {path}: items column 'value' has a non-Schwartz value at row {out.index(None)}")
-        return np.asarray([VALUES.index(v) for v in out], dtype=np.int64)
-    raise UsageError(f"corpus {path} has no keywords.npz (nor an items 'value' column): items cannot be tagged "
-                     f"with Schwartz values for the alignment metric ({LAYOUT_HINT})")
-
-
-def _fingerprint(path: Path, emb: np.ndarray, ids: list[str]) -> str:
-    h = hashlib.sha256()
-    for name in ("meta.json", "keywords.npz"):
-        if (path / name).is_file():
-            h.update((path / name).read_bytes())
-    h.update(emb.tobytes())
-    h.update("\n".join(ids).encode())
-    return h.hexdigest()[:16]
-
-
 def load_feed_corpus(spec: str | Path) -> FeedCorpus:
-    """Load and validate a corpus folder (UsageError with the reason on anything unusable)."""
+    """Open and validate a corpus folder (UsageError with the reason on anything unusable)."""
+    import datasets
+
+    from vbench.data.corpus.store import item_values, load_corpus
+
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise UsageError(f"corpus folder not found: {spec} ({LAYOUT_HINT})")
-    emb = _load_embeddings(path)
-    if not (path / "items").is_dir():
-        raise UsageError(f"corpus {path} has no items/ dataset ({LAYOUT_HINT})")
-    from vbench.data.loading import load_rows, require_columns
-
-    items = load_rows(str(path / "items"))
-    require_columns(items, str(path / "items"), ["id", "image"])
-    if len(items) != emb.shape[0]:
-        raise UsageError(f"corpus {path}: {len(items)} items but {emb.shape[0]} embedding rows")
-    meta: dict[str, Any] = {}
-    if (path / "meta.json").is_file():
-        try:
-            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UsageError(f"{path / 'meta.json'} is not valid JSON ({exc})") from None
-        for key, actual in (("n", emb.shape[0]), ("dim", emb.shape[1])):
-            if key in meta and int(meta[key]) != actual:
-                raise UsageError(f"corpus {path}: meta.json says {key}={meta[key]} but embeddings.npy has {actual}")
-    ids = [str(i) for i in items["id"]]
-    platforms = [str(p or "") for p in items["platform"]] if "platform" in items.column_names else None
-    values = _item_values(path, emb, items)
-    return FeedCorpus(path=path, items=items, ids=ids, embeddings=emb, values=values, platforms=platforms,
-                      meta=meta, fingerprint=_fingerprint(path, emb, ids))
+    if not (path / "embeddings.npy").is_file():
+        raise UsageError(f"corpus {path} has no embeddings.npy: the feed needs image embeddings ({LAYOUT_HINT})")
+    corpus = load_corpus(path, load_index=False)
+    names = item_values(corpus)
+    lookup = {}
+    for name in np.unique(names):
+        canon = canonical_value(str(name))
+        if canon is None:
+            raise UsageError(f"corpus {path}: keywords.npz value {str(name)!r} is not a Schwartz value "
+                             f"(known: {', '.join(VALUES)})")
+        lookup[str(name)] = VALUES.index(canon)
+    emb = _checked_embeddings(corpus.embeddings, path)
+    ids = [str(i) for i in corpus.items["id"]]
+    platforms = [str(p or "") for p in corpus.items["platform"]] if "platform" in corpus.items.column_names else None
+    h = hashlib.sha256(corpus.meta.model_dump_json().encode())
+    for arr in (corpus.keywords.values, corpus.keywords.keywords, corpus.keywords.vectors, emb):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update("\n".join(ids).encode())
+    items = corpus.items
+    if isinstance(items.features.get("image"), datasets.Image):  # keep the stored bytes: hashed as they are
+        items = items.cast_column("image", datasets.Image(decode=False))
+    return FeedCorpus(path=path, items=items, ids=ids, embeddings=emb,
+                      values=np.array([lookup[str(n)] for n in names], dtype=np.int64), platforms=platforms,
+                      fingerprint=h.hexdigest()[:16])

@@ -1,10 +1,11 @@
-"""The ten Schwartz basic values (exact names shared with the value_spectrum corpus) and name lookup."""
+"""The ten Schwartz values (the shared packaged value set, vbench/data/schwartz.yaml) and loose name lookup."""
 from __future__ import annotations
 
 import re
 
-VALUES: tuple[str, ...] = ("Self-direction", "Universalism", "Benevolence", "Stimulation", "Power",
-                           "Achievement", "Hedonism", "Conformity", "Tradition", "Security")
+from vbench.data.schwartz import load_schwartz
+
+VALUES: tuple[str, ...] = tuple(load_schwartz().names)
 
 _KEYS = {re.sub(r"[^a-z]", "", v.lower()): v for v in VALUES}
 
@@ -12,10 +13,3 @@ _KEYS = {re.sub(r"[^a-z]", "", v.lower()): v for v in VALUES}
 def canonical_value(name: str) -> str | None:
     """'self_direction', 'Self-Direction', ' SELF DIRECTION ' → 'Self-direction'; None if not a value."""
     return _KEYS.get(re.sub(r"[^a-z]", "", str(name).lower()))
-
-
-def value_index(name: str) -> int:
-    canon = canonical_value(name)
-    if canon is None:
-        raise KeyError(name)
-    return VALUES.index(canon)

@@ -2,7 +2,8 @@
 
 Items are clustered per Schwartz value (a random centre per value, a few sub-topics, noise), with
 tiny drawn images whose colour follows the value, platform labels cycling over the three platforms
-and three keyword vectors per value. It exercises the feed end to end; it is not the study's corpus.
+and three keyword vectors per value (the first three keywords of the packaged value set), written
+with the shared `write_corpus`. It exercises the feed end to end; it is not the study's corpus.
 
     python -m vbench.tasks.isq_induction.synthetic_corpus --out demo/feed-corpus
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +19,6 @@ from PIL import Image, ImageDraw
 from vbench.tasks.isq_induction.schwartz import VALUES
 
 PLATFORM_LABELS = ("TikTok", "YouTube Shorts", "Instagram Reels")
-_KEYWORDS = {
-    "Self-direction": ("creativity", "freedom", "curiosity"), "Universalism": ("equality", "globe", "nature"),
-    "Benevolence": ("helping", "family", "pets"), "Stimulation": ("adventure", "extreme sports", "novelty"),
-    "Power": ("wealth", "luxury", "authority"), "Achievement": ("success", "competition", "ambition"),
-    "Hedonism": ("vacation", "comedy", "concert"), "Conformity": ("rules", "politeness", "obedience"),
-    "Tradition": ("religion", "heritage", "festival"), "Security": ("safety", "health", "stability"),
-}
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -58,41 +51,25 @@ def _draw(value: int, rng: np.random.Generator, size: int) -> bytes:
 
 def build_synthetic_corpus(out_dir: str | Path, n_per_value: int = 60, dim: int = 32, seed: int = 0,
                            image_size: int = 24) -> Path:
-    """Write items/, embeddings.npy, index.faiss, meta.json and keywords.npz under ``out_dir``."""
-    import datasets
-    import faiss
+    """Write the corpus (through the shared ``write_corpus``) under ``out_dir``."""
+    from vbench.data.corpus.store import KeywordTable, write_corpus
+    from vbench.data.schwartz import load_schwartz
 
-    datasets.disable_progress_bars()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     emb, values, centres = synthetic_embeddings(n_per_value, dim, seed)
     rng = np.random.default_rng(seed + 1)
     order = rng.permutation(values.size)  # interleave values so row order carries no signal
     emb, values = emb[order], values[order]
-    n = values.size
-    rows = {
-        "id": [f"syn-{i:06d}" for i in range(n)],
-        "image": [{"bytes": _draw(int(v), rng, image_size), "path": None} for v in values],
-        "platform": [PLATFORM_LABELS[i % 3] for i in range(n)],
-        "post_date": [f"2024-{8 + i % 3:02d}-{1 + i % 28:02d}" for i in range(n)],
-        "url": [f"https://example.invalid/video/{i}" for i in range(n)],
-        "caption": [f"synthetic {VALUES[v].lower()} clip" for v in values],
-    }
-    features = datasets.Features({"id": datasets.Value("string"), "image": datasets.Image(),
-                                  "platform": datasets.Value("string"), "post_date": datasets.Value("string"),
-                                  "url": datasets.Value("string"), "caption": datasets.Value("string")})
-    datasets.Dataset.from_dict(rows, features=features).save_to_disk(str(out / "items"))
-    np.save(out / "embeddings.npy", emb)
-    index = faiss.IndexFlatIP(dim)
-    index.add(emb)
-    faiss.write_index(index, str(out / "index.faiss"))
-    kw_values = [v for v in VALUES for _ in _KEYWORDS[v]]
-    kw_words = [w for v in VALUES for w in _KEYWORDS[v]]
-    kw_vec = _unit(np.repeat(centres, 3, axis=0) + 0.1 * rng.standard_normal((len(kw_values), dim)) / np.sqrt(dim))
-    np.savez(out / "keywords.npz", values=np.array(kw_values), keywords=np.array(kw_words), vectors=kw_vec)
-    (out / "meta.json").write_text(json.dumps({"clip_model": "synthetic", "dim": dim, "n": n, "index_type": "IndexFlatIP",
-                                               "schwartz_version": "synthetic-1", "synthetic": True}, indent=2))
-    return out
+    rows = [{"id": f"syn-{i:06d}", "image": _draw(int(v), rng, image_size), "platform": PLATFORM_LABELS[i % 3],
+             "post_date": f"2024-{8 + i % 3:02d}-{1 + i % 28:02d}", "url": f"https://example.invalid/video/{i}",
+             "caption": f"synthetic {VALUES[v].lower()} clip"} for i, v in enumerate(values)]
+    schwartz = load_schwartz()
+    kw_rows = [(name, kw) for name in VALUES for kw in schwartz.get(name).keywords[:3]]  # 3 per value
+    kw_idx = np.array([VALUES.index(name) for name, _ in kw_rows])
+    vectors = _unit(centres[kw_idx] + 0.1 * rng.standard_normal((len(kw_rows), dim)) / np.sqrt(dim))
+    table = KeywordTable(values=np.array([n for n, _ in kw_rows]), keywords=np.array([k for _, k in kw_rows]),
+                         vectors=vectors)
+    return write_corpus(out_dir, rows, emb, clip_model="synthetic", index="flat", keywords=table,
+                        schwartz_version=schwartz.version, synthetic=True)
 
 
 def main(argv: list[str] | None = None) -> int:
