@@ -150,3 +150,17 @@ def test_readme_table_matches_the_profiles():
                     f"{p.skip_penalty:g} | {p.topic_temperature:g} / {p.item_temperature:g} | "
                     f"{p.spill:g} ({p.spill_topics}) |")
         assert row == expected
+
+
+def test_projection_is_compact_and_unit_or_identity_when_small():
+    emb, _, _ = synthetic_embeddings(20, 128, seed=1)          # 200 items, 128-d
+    small = project(emb[:60], 64)                              # too few items for 64 components
+    assert np.allclose(small, emb[:60], atol=1e-6)
+    vecs = project(emb, 64)
+    assert vecs.shape == (200, 64) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
+    # neighbours survive the projection: each item's nearest neighbour mostly stays among its top 5
+    full, comp = emb @ emb.T, vecs @ vecs.T
+    np.fill_diagonal(full, -2)
+    np.fill_diagonal(comp, -2)
+    top5 = np.argsort(-comp, axis=1)[:, :5]
+    assert np.mean([full[i].argmax() in top5[i] for i in range(200)]) > 0.8

@@ -222,3 +222,20 @@ def test_custom_platform_profile(feed_corpus, tmp_path):
     f.write_text("myfeed:\n  labels: []\n  explore_start: 2.0\n")
     with pytest.raises(UsageError, match="platform profiles: myfeed.explore_start: Input should be less than or equal to 1"):
         run_eval(feed_corpus, tmp_path / "b", {"platform_file": str(f), "platforms": "myfeed"})
+
+
+def test_runs_on_a_corpus_from_the_value_spectrum_builder(tiny_clip, tmp_path):
+    """The real pipeline: synthetic screenshots → build_corpus (tiny CLIP) → build_split → the feed."""
+    from vbench.data.corpus.build import build_corpus
+    from vbench.data.corpus.clip import ClipEmbedder
+    from vbench.data.corpus.split import build_split
+    from vbench.data.corpus.synthetic import build_synthetic_screenshots
+
+    shots = build_synthetic_screenshots(tmp_path / "shots", n=60, seed=3)
+    embedder = ClipEmbedder(str(tiny_clip), device="cpu")
+    build_corpus(str(shots), tmp_path / "corpus", embedder=embedder, batch_size=16, progress=False)
+    build_split(tmp_path / "corpus", top_k=2, embedder=embedder)
+    res, records, _ = run_eval(tmp_path / "corpus", tmp_path, {"scrolls": 8, "n": 4, "trials": 1})
+    assert res.counts.n_ok == 9 and res.counts.scheduler_steps == 8
+    assert {c["pool"] for c in res.metrics["cells"].values()} == {"platform"}  # lower-case labels matched
+    assert all(v in VALUES for r in records for v in r.outputs["item_values"])

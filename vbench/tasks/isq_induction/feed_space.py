@@ -48,8 +48,11 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def project(embeddings: np.ndarray, pca_dim: int, seed: int = 0, max_train: int = 20_000) -> np.ndarray:
-    """PCA to ``pca_dim`` (faiss), fitted on at most ``max_train`` seeded rows; identity if already small."""
-    if embeddings.shape[1] <= pca_dim:
+    """PCA to ``pca_dim`` (faiss), fitted on at most ``max_train`` seeded rows.
+
+    Identity when the vectors are already that small, or when there are too few items for that many
+    components (then scoring the raw vectors is cheap anyway)."""
+    if embeddings.shape[1] <= pca_dim or embeddings.shape[0] <= 2 * pca_dim:
         return _unit(embeddings)
     import faiss
 
