@@ -151,9 +151,6 @@ class FeedSimulator:
         self._choose(np.array([row]), s)
         return int(self.space.items[self.shown[row, s]])
 
-    def shown_local(self, row: int) -> np.ndarray:
-        return self.shown[row, : self.n_shown[row]]
-
     # -- learning and choosing -------------------------------------------------------------------------
     def _apply_feedback(self, rows: np.ndarray, upto: int) -> None:
         """Fold feedback of scrolls ``< upto`` into each row's affinity and taste (vectorised)."""
