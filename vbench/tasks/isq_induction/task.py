@@ -49,7 +49,7 @@ class Options(TaskOptions):
     isq_score: Literal["expected", "argmax"] = "expected"
     platform_slice: Literal["auto", "off", "require"] = "auto"
     platform_file: str | None = Field(None, description="YAML of extra/overriding platform profiles")
-    topics: int | None = Field(None, ge=2, description="k-means topics per pool (default sqrt(n))")
+    topics: int | None = Field(None, ge=2, description="k-means topics per pool (default round(sqrt(pool size)))")
     plot_window: int = Field(10, ge=1)
 
 
