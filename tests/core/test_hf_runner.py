@@ -95,3 +95,17 @@ def test_choose_fused_with_generate_equals_separate_choose(tiny_llava, store):
         assert f.method == "logprobs"
         assert f.probs == pytest.approx(a.probs, rel=1e-4, abs=1e-6)
         assert f.option_mass == pytest.approx(a.option_mass, rel=1e-4)
+
+
+def test_option_that_prefixes_another_excludes_its_continuations(store):
+    """With digit-splitting tokenizers "10" = "1","0": P("1" as an answer) must not include P("10")."""
+    runner = HFRunner(HFArgs(pretrained="org/any"), store=store)
+    runner._variant_cache[("1", "10")] = {"1": [5], " 1": [7], "10": [5, 6], " 10": [7, 6]}
+    lps = {"1": math.log(0.5), " 1": math.log(0.1), "10": math.log(0.2), " 10": math.log(0.1)}
+    out = runner._exclusive(("1", "10"), lps)
+    assert math.exp(out["1"]) == pytest.approx(0.3) and math.exp(out[" 1"]) == pytest.approx(0.0, abs=1e-12)
+    assert out["10"] == lps["10"]
+    from vbench.runners.choice import pool_option_probs
+
+    probs, mass = pool_option_probs(out, ("1", "10"))
+    assert mass == pytest.approx(0.6) and probs["1"] == pytest.approx(0.5)

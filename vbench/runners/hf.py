@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
@@ -245,9 +246,22 @@ class HFRunner(Runner):
                 results[r][variant] = scores[rows.index(r)]
         responses = []
         for req, lps in zip(reqs, results):
+            lps = self._exclusive(req.options, lps)
             probs, mass = pool_option_probs(lps, req.options)
             responses.append(Response(probs=probs, option_mass=mass, method="logprobs"))
         return responses
+
+    def _exclusive(self, options: tuple[str, ...], lps: dict[str, float]) -> dict[str, float]:
+        """P("1" as a whole answer) excludes P("10"): where one variant's tokens are a proper prefix of
+        another's (digit-splitting tokenizers), the longer continuations' mass is taken off the shorter."""
+        ids = {v: tuple(t) for v, t in self._variant_ids(options).items() if v in lps}
+        out = dict(lps)
+        for v, short in ids.items():
+            longer = {t: w for w, t in ids.items() if len(t) > len(short) and t[:len(short)] == short}
+            if longer:
+                rest = math.exp(lps[v]) - sum(math.exp(lps[w]) for w in longer.values())
+                out[v] = math.log(rest) if rest > 1e-30 else float("-inf")
+        return out
 
     def _continuation_logprob(self, inputs, rows: list[int], ids: list[int], next_lp) -> list[float]:
         """log P(ids | prompt) for the given rows. Prompts are left-padded, so the continuation is appended
