@@ -39,9 +39,11 @@ def test_quickstart_runs_end_to_end(tmp_path):
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-2000:]}"
     results = list(tmp_path.glob("demo/results/*/*/results.json"))
-    assert {p.parent.name for p in results} >= {"aggressiveness_rating"}
+    assert {p.parent.name for p in results} == {"aggressiveness_rating", "ultimatum_solo", "ultimatum_pair",
+                                                  "value_spectrum", "isq_induction"}
     for path in results:
         res = json.loads(path.read_text())
         assert res["counts"]["n_ok"] > 0 and res["counts"]["n_error"] == 0
         assert (path.parent / "samples.jsonl").exists()
     assert "vbench results" in proc.stdout  # the summary table
+    assert (tmp_path / "demo/results/demo_tiny-llava/value_spectrum/radar.png").exists()
