@@ -10,7 +10,6 @@ from typing import Any, Callable
 from pydantic import Field
 
 from vbench.errors import MissingDependencyError
-from vbench.images import ImageStore
 from vbench.runners.api_common import ApiArgs, ApiRunner
 from vbench.runners.choice import constrained_messages, one_hot, parse_choice
 from vbench.types import ImagePart, Message, Request, Response
@@ -47,13 +46,9 @@ def to_anthropic(messages: tuple[Message, ...], image_b64: Callable[[str], tuple
 class AnthropicRunner(ApiRunner):
     backend = "anthropic"
     Args = AnthropicArgs
+    args: AnthropicArgs  # narrowed type of the validated --model_args
     default_key_env = "ANTHROPIC_API_KEY"
     provider = "Anthropic"
-
-    def __init__(self, args: AnthropicArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
-                 max_concurrency: int | None = None):
-        super().__init__(args, store, batch_size, max_concurrency)
-        self.args: AnthropicArgs = args
 
     def _make_client(self, api_key: str) -> Any:
         try:

@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import Field
 
 from vbench.errors import MissingDependencyError
-from vbench.images import ImageStore
 from vbench.runners.api_common import ApiArgs, ApiRunner
 from vbench.runners.choice import constrained_messages, one_hot, parse_choice
 from vbench.types import ImagePart, Message, Request, Response
@@ -27,13 +26,9 @@ class GeminiArgs(ApiArgs):
 class GeminiRunner(ApiRunner):
     backend = "gemini"
     Args = GeminiArgs
+    args: GeminiArgs  # narrowed type of the validated --model_args
     default_key_env = "GEMINI_API_KEY"
     provider = "Gemini"
-
-    def __init__(self, args: GeminiArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
-                 max_concurrency: int | None = None):
-        super().__init__(args, store, batch_size, max_concurrency)
-        self.args: GeminiArgs = args
 
     def _make_client(self, api_key: str) -> Any:
         try:
