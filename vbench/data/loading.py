@@ -15,7 +15,8 @@ from vbench.errors import UsageError
 log = logging.getLogger(__name__)
 
 
-_METADATA = {"metadata.jsonl": "json", "metadata.csv": "csv", "metadata.parquet": "parquet"}
+METADATA_FILES = {"metadata.jsonl": "json", "metadata.csv": "csv", "metadata.parquet": "parquet"}
+SAVED_MARKERS = ("dataset_dict.json", "state.json")  # a folder written by save_to_disk
 
 
 def _imagefolder(path: Path):
@@ -23,8 +24,8 @@ def _imagefolder(path: Path):
     the generic ``imagefolder`` builder globs and fingerprints every image first, ~20× slower."""
     import datasets
 
-    meta = next(m for m in _METADATA if (path / m).exists())
-    ds = datasets.load_dataset(_METADATA[meta], data_files=str(path / meta), split="train")
+    meta = next(m for m in METADATA_FILES if (path / m).exists())
+    ds = datasets.load_dataset(METADATA_FILES[meta], data_files=str(path / meta), split="train")
     if "file_name" not in ds.column_names:
         raise UsageError(f"{path / meta} has no 'file_name' column (the imagefolder layout names each image there)")
     images = [{"bytes": None, "path": str(path / name)} for name in ds["file_name"]]
@@ -52,9 +53,9 @@ def load_rows(spec: str, split: str = "train"):
     path = Path(spec).expanduser()
     try:
         if path.is_dir():
-            if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+            if any((path / f).exists() for f in SAVED_MARKERS):
                 ds = _pick_split(datasets.load_from_disk(str(path)), split)
-            elif any((path / m).exists() for m in _METADATA):
+            elif any((path / m).exists() for m in METADATA_FILES):
                 ds = _imagefolder(path)
             elif list(path.glob("**/*.parquet")):
                 files = sorted(str(p) for p in path.glob("**/*.parquet"))

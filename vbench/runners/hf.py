@@ -212,13 +212,14 @@ class HFRunner(Runner):
     def _single_token(self, options: tuple[str, ...]) -> bool:
         return all(len(ids) == 1 for ids in self._variant_ids(options).values() if ids)
 
-    def _probs_from_next(self, req: Request, next_lp_row) -> Response:
-        lps: dict[str, float] = {}
-        for variant, ids in self._variant_ids(req.options).items():
-            if len(ids) == 1:
-                lps[variant] = float(next_lp_row[ids[0]])
-        probs, mass = pool_option_probs(lps, req.options)
+    def _pooled(self, options: tuple[str, ...], lps: dict[str, float]) -> Response:
+        """Variant log-probs → option probabilities (longer options' mass off their prefixes, pooled)."""
+        probs, mass = pool_option_probs(self._exclusive(options, lps), options)
         return Response(probs=probs, option_mass=mass, method="logprobs")
+
+    def _probs_from_next(self, req: Request, next_lp_row) -> Response:
+        lps = {v: float(next_lp_row[ids[0]]) for v, ids in self._variant_ids(req.options).items() if len(ids) == 1}
+        return self._pooled(req.options, lps)
 
     def _choose(self, reqs: list[Request]) -> list[Response]:
         import torch
@@ -244,12 +245,7 @@ class HFRunner(Runner):
             scores = self._continuation_logprob(inputs, rows, list(ids), next_lp)
             for r, variant in users:
                 results[r][variant] = scores[rows.index(r)]
-        responses = []
-        for req, lps in zip(reqs, results):
-            lps = self._exclusive(req.options, lps)
-            probs, mass = pool_option_probs(lps, req.options)
-            responses.append(Response(probs=probs, option_mass=mass, method="logprobs"))
-        return responses
+        return [self._pooled(req.options, lps) for req, lps in zip(reqs, results)]
 
     def _exclusive(self, options: tuple[str, ...], lps: dict[str, float]) -> dict[str, float]:
         """P("1" as a whole answer) excludes P("10"): where one variant's tokens are a proper prefix of

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vbench.data.loading import METADATA_FILES as _METADATA
+from vbench.data.loading import SAVED_MARKERS as _SAVED
 from vbench.data.loading import load_rows
 from vbench.errors import UsageError
 
 META_COLUMNS = ("platform", "post_date", "url", "caption")
-_METADATA = {"metadata.jsonl": "json", "metadata.csv": "csv", "metadata.parquet": "parquet"}
-_SAVED = ("dataset_dict.json", "state.json")
 
 
 @dataclass
