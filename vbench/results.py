@@ -29,6 +29,7 @@ class ModelSpec(BaseModel):
     model_args: dict[str, Any] = Field(default_factory=dict, description="secrets redacted")
     fingerprint: str
     revision: str | None = None
+    choice_scoring: str | None = Field(None, description="how `choose` requests were scored (runs scored differently never share a board)")
 
 
 class RunSpec(BaseModel):
@@ -73,6 +74,8 @@ class RunResults(BaseModel):
     errors: list[dict[str, str]] = Field(default_factory=list, description="first errors, for diagnosis")
     samples_file: str | None = None
     samples_sha256: str | None = None
+    synthetic: list[str] = Field(default_factory=list, description="why the numbers say nothing about a real model "
+                                 "(random weights, synthetic demo data); empty for a real run")
     artifacts: list[str] = Field(default_factory=list)
 
 

@@ -1,20 +1,33 @@
-"""Aggregations with uncertainty. Every metric a task reports goes through here, so CIs are uniform."""
+"""Aggregations with uncertainty. Every metric a task reports goes through here, so CIs are uniform.
+
+Every interval respects its unit of analysis: observations that share a cluster (the rounds and repeats
+of one persona image, the questions of one feed trial) are resampled together. ``MetricValue`` says which
+unit, how many clusters and which method, so a reader of results.json never has to guess. Bootstrap
+seeds are fixed (``BOOTSTRAP_SEED``), independent of the run's ``--seed``: the same records always give
+the same intervals.
+"""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+BOOTSTRAP_SEED = 0
+N_BOOT = 1000
+
 
 class MetricValue(BaseModel):
-    """A reported number with its 95% interval and sample size."""
+    """A reported number with its 95% interval, sample size, unit of analysis and method."""
 
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     n: int = 0
+    unit: str | None = None
+    n_clusters: int | None = None
+    method: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -24,8 +37,9 @@ def _clean(values: Sequence[float | None]) -> np.ndarray:
 
 
 def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], float] = np.mean,
-                 n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float | None, float | None]:
-    """Percentile bootstrap, vectorised; seeded so results.json is reproducible."""
+                 n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED,
+                 alpha: float = 0.05) -> tuple[float | None, float | None]:
+    """Percentile bootstrap over independent observations, vectorised and seeded."""
     arr = _clean(values)
     if arr.size < 2:
         return None, None
@@ -48,18 +62,106 @@ def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], fl
     return float(lo), float(hi)
 
 
-def mean(values: Sequence[float | None], seed: int = 0) -> MetricValue:
-    arr = _clean(values)
+def _valid(values: Sequence[float | None], keys: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    vals, ks = [], []
+    for v, k in zip(values, keys):
+        if v is None or k is None or (isinstance(k, tuple) and any(x is None for x in k)):
+            continue
+        v = float(v)
+        if math.isfinite(v):
+            vals.append(v)
+            ks.append(k)
+    return np.array(vals, dtype=float), ks
+
+
+def cluster_bootstrap_ci(values: Sequence[float | None], clusters: Sequence[Hashable],
+                         n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED,
+                         alpha: float = 0.05) -> tuple[float | None, float | None, int]:
+    """Percentile CI of a mean, resampling whole clusters (one-way); returns (low, high, n_clusters).
+
+    Each replicate draws G clusters with replacement and takes the ratio of their summed values to their
+    summed counts, so unequal cluster sizes weigh as in the point estimate.
+    """
+    arr, keys = _valid(values, clusters)
+    codes, uniq = _codes(keys)
+    g = len(uniq)
+    if g < 2:
+        return None, None, g
+    sums, counts = np.bincount(codes, arr, g), np.bincount(codes, minlength=g).astype(float)
+    w = np.random.default_rng(seed).multinomial(g, np.full(g, 1 / g), size=n_boot).astype(float)
+    stats = (w @ sums) / np.maximum(w @ counts, 1e-300)
+    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi), g
+
+
+def crossed_bootstrap_ci(values: Sequence[float | None], pairs: Sequence[tuple[Hashable, Hashable]],
+                         n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED,
+                         alpha: float = 0.05) -> tuple[float | None, float | None, int]:
+    """Percentile CI of a mean whose observations belong to a pair of members of one pool.
+
+    Ultimatum games pair two persona images drawn from the same set: an image shifts offers both as
+    proposer and as opponent. The pigeonhole bootstrap (Owen 2007) resamples the pool once per replicate
+    with multiplicities w and weighs pair (i, j) by w_i·w_j, so both memberships of an image move
+    together. Returns (low, high, pool size).
+    """
+    arr, keys = _valid(values, pairs)
+    members, uniq = _codes([m for k in keys for m in k])
+    g = len(uniq)
+    if g < 2:
+        return None, None, g
+    a, b = members[0::2], members[1::2]
+    sums, counts = np.zeros((g, g)), np.zeros((g, g))
+    np.add.at(sums, (a, b), arr)
+    np.add.at(counts, (a, b), 1.0)
+    w = np.random.default_rng(seed).multinomial(g, np.full(g, 1 / g), size=n_boot).astype(float)
+    num = np.einsum("bi,ij,bj->b", w, sums, w)
+    den = np.einsum("bi,ij,bj->b", w, counts, w)
+    ok = den > 0
+    lo, hi = np.quantile(num[ok] / den[ok], [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi), g
+
+
+def _codes(keys: Sequence[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
+    index: dict[Hashable, int] = {}
+    codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+    return codes, list(index)
+
+
+def mean(values: Sequence[float | None], clusters: Sequence[Hashable] | None = None, *,
+         crossed: Sequence[tuple[Hashable, Hashable]] | None = None, unit: str | None = None,
+         seed: int = BOOTSTRAP_SEED) -> MetricValue:
+    """Mean with a 95% percentile-bootstrap CI that respects the unit of analysis.
+
+    ``clusters`` (one id per value) resamples clusters; ``crossed`` (a pair of pool members per value)
+    uses the pigeonhole bootstrap over the pool; neither treats values as independent. ``unit`` names the
+    unit resampled (e.g. "persona image"). Values with a missing cluster are left out.
+    """
+    if crossed is not None:
+        arr, _ = _valid(values, crossed)
+        lo, hi, g = crossed_bootstrap_ci(values, crossed, seed=seed)
+        method = f"pigeonhole bootstrap over {unit or 'pool members'} (crossed pairs), percentile, B={N_BOOT}, seed={seed}"
+    elif clusters is not None:
+        arr, _ = _valid(values, clusters)
+        lo, hi, g = cluster_bootstrap_ci(values, clusters, seed=seed)
+        method = f"cluster bootstrap over {unit or 'clusters'}, percentile, B={N_BOOT}, seed={seed}"
+    else:
+        arr = _clean(values)
+        lo, hi = bootstrap_ci(arr, seed=seed)
+        g = None
+        method = f"bootstrap over {unit or 'observations'} (independent), percentile, B={N_BOOT}, seed={seed}"
     if arr.size == 0:
-        return MetricValue(value=None, n=0)
-    lo, hi = bootstrap_ci(arr, seed=seed)
-    return MetricValue(value=float(arr.mean()), ci_low=lo, ci_high=hi, n=int(arr.size),
+        return MetricValue(value=None, n=0, unit=unit, n_clusters=g, method=method)
+    return MetricValue(value=float(arr.mean()), ci_low=lo, ci_high=hi, n=int(arr.size), unit=unit,
+                       n_clusters=g if g is not None else int(arr.size), method=method,
                        extra={"std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0})
 
 
-def rate(flags: Sequence[bool | None], seed: int = 0) -> MetricValue:
-    """Share of True among non-missing flags, with bootstrap CI."""
-    return mean([None if f is None else float(bool(f)) for f in flags], seed=seed)
+def rate(flags: Sequence[bool | None], clusters: Sequence[Hashable] | None = None, *,
+         crossed: Sequence[tuple[Hashable, Hashable]] | None = None, unit: str | None = None,
+         seed: int = BOOTSTRAP_SEED) -> MetricValue:
+    """Share of True among non-missing flags, with a bootstrap CI over ``unit`` (as ``mean``)."""
+    return mean([None if f is None else float(bool(f)) for f in flags], clusters, crossed=crossed, unit=unit,
+                seed=seed)
 
 
 def _paired(x: Sequence[float | None], y: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
