@@ -109,3 +109,27 @@ def test_option_that_prefixes_another_excludes_its_continuations(store):
 
     probs, mass = pool_option_probs(out, ("1", "10"))
     assert mass == pytest.approx(0.6) and probs["1"] == pytest.approx(0.5)
+
+
+def _varied_requests(store, n, **gen):
+    """Prompts of different lengths (so batches are left-padded) with one image each."""
+    reqs = []
+    for i in range(n):
+        part = ImagePart(image=store.put_image(Image.new("RGB", (40, 48), (25 * i, 90, 200 - 10 * i))))
+        msgs = (Message.system("Rate it."), Message.user(part, "picture " + "and more words " * i))
+        reqs.append(Request(messages=msgs, gen=GenParams(max_tokens=12, seed=1000 + i, **gen)))
+    return reqs
+
+
+@pytest.mark.parametrize("gen", [{"temperature": 1.0}, {"temperature": 0.7, "top_p": 0.9}, {"temperature": 0.0}])
+def test_text_does_not_depend_on_batch_mates(tiny_llava, store, gen):
+    """A request's text depends on its own seed only: alone, in a padded batch of 8, or in another order."""
+    runner = HFRunner(HFArgs(pretrained=str(tiny_llava), device="cpu"), store=store)
+    reqs = _varied_requests(store, 8, **gen)
+    alone = [runner.run([r])[0].text for r in reqs]
+    batched = [r.text for r in runner.run(reqs)]
+    reordered = [r.text for r in runner.run(reqs[::-1])][::-1]
+    assert batched == alone
+    assert reordered == alone
+    if gen["temperature"] > 0:
+        assert len(set(alone)) > 1  # the tiny model does sample different texts

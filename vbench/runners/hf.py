@@ -1,7 +1,8 @@
 """transformers backend: AutoModelForImageTextToText + AutoProcessor, padded batches, log-prob choices.
 
 Weights load on the first ``run`` call. ``generate`` requests are grouped by sampling parameters and
-image count, left-padded and generated together; ``choose`` requests read the next-token distribution
+image count, left-padded and generated together, each request sampling from its own generator seeded by
+its ``gen.seed`` (see ``row_sampler``); ``choose`` requests read the next-token distribution
 (single-token variants) and score multi-token variants by their full continuation.
 """
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pydantic import field_validator
 from vbench.errors import MissingDependencyError, VbenchError
 from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.choice import pool_option_probs, surface_variants
-from vbench.runners.scheduler import derive_seed
 from vbench.types import ImagePart, Request, Response
 
 log = logging.getLogger(__name__)
@@ -183,11 +183,17 @@ class HFRunner(Runner):
 
         g = reqs[0].gen
         inputs = self._encode(reqs)
-        do_sample = g.temperature > 0
-        gen_kwargs: dict[str, Any] = {"max_new_tokens": g.max_tokens, "do_sample": do_sample}
-        if do_sample:
-            gen_kwargs.update(temperature=g.temperature, top_p=g.top_p)
-            torch.manual_seed(derive_seed(*(r.gen.seed for r in reqs)))
+        # Sampling draws inside RowSeededSampler (one generator per request, seeded by its gen.seed), so
+        # generate itself decodes greedily: a request's text does not depend on its batch-mates.
+        gen_kwargs: dict[str, Any] = {"max_new_tokens": g.max_tokens, "do_sample": False}
+        if g.temperature > 0:
+            from transformers import LogitsProcessorList
+
+            from vbench.runners.row_sampler import RowSeededSampler
+
+            seeds = [r.gen.seed if r.gen.seed is not None else 0 for r in reqs]
+            gen_kwargs["logits_processor"] = LogitsProcessorList(
+                [RowSeededSampler(seeds, g.temperature, g.top_p, device=self._device)])
         if want_first:
             gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
         with torch.inference_mode():
