@@ -133,3 +133,25 @@ def test_text_does_not_depend_on_batch_mates(tiny_llava, store, gen):
     assert reordered == alone
     if gen["temperature"] > 0:
         assert len(set(alone)) > 1  # the tiny model does sample different texts
+
+
+def test_ultimatum_transcripts_do_not_depend_on_batch_size(tiny_llava, avatars, tmp_path):
+    """The same games at temperature 1 play out word for word at --batch_size 1 and 8."""
+    import json
+
+    import vbench
+
+    turns = {}
+    for bs in (1, 8):
+        out = tmp_path / f"bs{bs}"
+        vbench.evaluate(model="hf", model_args=f"pretrained={tiny_llava},device=cpu", tasks=["ultimatum_solo"],
+                        dataset=str(avatars), limit=4, repeats=1, batch_size=bs, seed=3, output_path=out,
+                        gen_kwargs="temperature=1,max_tokens=16", cache_dir=tmp_path / f"cache{bs}",
+                        show_progress=False)
+        recs = [json.loads(line) for line in next(out.glob("*/ultimatum_solo/samples.jsonl")).read_text().splitlines()]
+        turns[bs] = {r["episode_id"]: [t["response"] for t in r["turns"] if t["kind"] == "generate"]
+                     for r in recs}
+    assert turns[1].keys() == turns[8].keys() and len(turns[1]) == 4
+    sampled = [t for ts in turns[1].values() for t in ts]
+    assert len(sampled) >= 8 and len(set(sampled)) > 1
+    assert turns[1] == turns[8]

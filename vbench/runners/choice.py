@@ -1,15 +1,23 @@
 """Option scoring shared by every backend: surface variants, pooling, renormalising, parsing.
 
-A ``choose`` request asks for P(option). Two ways to answer it:
+A ``choose`` request asks for P(option). Each runner records how it answered as ``choice_scoring``
+(written to results.json; runs scored differently never share a leaderboard board):
 
-* ``logprobs``: log-probs of the answer's first token(s). The HF runner scores each option's
-  ``surface_variants`` ("Yes", "yes", " yes", ...); API and vLLM runners get the top-k first tokens
-  of a one-token answer. Either way the tokens are mapped onto options by their surface form (tokenizer
-  markers, whitespace, quotes, punctuation and case ignored), pooled, and renormalised; the mass the
-  options held before renormalising is reported as ``option_mass`` (low = the model wanted to say
-  something else).
-* ``parsed``: backends without log-probs append ``constrained_instruction`` and parse the answer; the
-  probabilities are one-hot on the parsed option.
+* ``full-continuation-logprobs`` (hf; openai against servers with prompt log-probs, e.g. ``vllm
+  serve``): every surface variant of every option ("Yes", "yes", " yes", ...) is scored as a whole
+  continuation of the prompt, log P(t1) + log P(t2 | t1) + ...; where one variant's tokens are a proper
+  prefix of another's ("1" and "1","0" under a digit-splitting tokenizer) the longer continuations'
+  mass is taken off the shorter (``exclusive_logprobs``), so P("10") is never credited to "1". Every
+  option gets a probability.
+* ``first-token-logprobs`` (openai without prompt log-probs): the top-k first tokens of a one-token
+  answer, used only for option sets where no option is a prefix of another (``prefix_free``); options
+  outside the top-k get nothing. Other option sets are answered by ``constrained-sample``.
+* ``constrained-sample`` (anthropic, gemini; any server without log-probs): ``constrained_instruction``
+  is appended and the sampled answer is parsed; probabilities are one-hot on the parsed option.
+
+Log-prob methods map variants/tokens onto options by surface form (tokenizer markers, whitespace,
+quotes, punctuation and case ignored), pool and renormalise; the mass the options held before
+renormalising is reported as ``option_mass`` (low = the model wanted to say something else).
 """
 from __future__ import annotations
 
@@ -18,6 +26,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from vbench.types import Message, Request, TextPart
+
+CONTINUATION = "full-continuation-logprobs"
+FIRST_TOKEN = "first-token-logprobs"
+CONSTRAINED = "constrained-sample"
 
 # tokenizer word-start markers (SentencePiece "▁", byte-level BPE "Ġ" and "Ċ"), quotes and punctuation
 _EDGE = " \t\r\n\"'`*.,:;!?()[]{}<>\u2581\u0120\u010a"
@@ -71,6 +83,31 @@ def pool_option_probs(token_logprobs: Mapping[str, float] | Iterable[tuple[str, 
     if mass <= 0.0:
         return {o: 1.0 / len(options) for o in options}, 0.0
     return {o: p / mass for o, p in pooled.items()}, min(mass, 1.0)
+
+
+def exclusive_logprobs(variant_ids: Mapping[str, Sequence[int]], lps: Mapping[str, float]) -> dict[str, float]:
+    """log P(variant as a whole answer) from log P(its continuation): where one variant's token ids are a
+    proper prefix of others' (digit-splitting tokenizers), the longer continuations' mass is taken off.
+    Variants with the same token ids as an earlier one are dropped (a template that trims " yes" to
+    "yes" must not count it twice)."""
+    ids: dict[str, tuple[int, ...]] = {}
+    for v, t in variant_ids.items():
+        if v in lps and t and tuple(t) not in ids.values():
+            ids[v] = tuple(t)
+    out = {v: lps[v] for v in ids}
+    for v, short in ids.items():
+        longer = [w for w, t in ids.items() if len(t) > len(short) and t[:len(short)] == short]
+        if longer:
+            rest = math.exp(lps[v]) - sum(math.exp(lps[w]) for w in longer)
+            out[v] = math.log(rest) if rest > 1e-30 else float("-inf")
+    return out
+
+
+def prefix_free(options: Iterable[str]) -> bool:
+    """No option's surface form starts another's: a first token can then never credit one option with
+    another's mass (it fails for 1..10, where "1" starts "10")."""
+    norms = [normalize(o) for o in options]
+    return not any(a != b and b.startswith(a) for a in norms for b in norms)
 
 
 def constrained_instruction(options: Iterable[str]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from pydantic import field_validator
 
 from vbench.errors import MissingDependencyError, VbenchError
 from vbench.runners.base import Runner, RunnerArgs
-from vbench.runners.choice import pool_option_probs, surface_variants
+from vbench.runners.choice import CONTINUATION, exclusive_logprobs, pool_option_probs, surface_variants
 from vbench.types import ImagePart, Request, Response
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,7 @@ def _stop_at(text: str, stops: tuple[str, ...]) -> str:
 class HFRunner(Runner):
     backend = "hf"
     Args = HFArgs
+    choice_scoring = CONTINUATION
 
     def __init__(self, args: HFArgs, store=None, batch_size="auto", **_: Any):
         super().__init__(args, store, batch_size)
@@ -254,16 +254,8 @@ class HFRunner(Runner):
         return [self._pooled(req.options, lps) for req, lps in zip(reqs, results)]
 
     def _exclusive(self, options: tuple[str, ...], lps: dict[str, float]) -> dict[str, float]:
-        """P("1" as a whole answer) excludes P("10"): where one variant's tokens are a proper prefix of
-        another's (digit-splitting tokenizers), the longer continuations' mass is taken off the shorter."""
-        ids = {v: tuple(t) for v, t in self._variant_ids(options).items() if v in lps}
-        out = dict(lps)
-        for v, short in ids.items():
-            longer = {t: w for w, t in ids.items() if len(t) > len(short) and t[:len(short)] == short}
-            if longer:
-                rest = math.exp(lps[v]) - sum(math.exp(lps[w]) for w in longer.values())
-                out[v] = math.log(rest) if rest > 1e-30 else float("-inf")
-        return out
+        """P("1" as a whole answer) excludes P("10") (see ``choice.exclusive_logprobs``)."""
+        return exclusive_logprobs(self._variant_ids(options), lps)
 
     def _continuation_logprob(self, inputs, rows: list[int], ids: list[int], next_lp) -> list[float]:
         """log P(ids | prompt) for the given rows. Prompts are left-padded, so the continuation is appended
