@@ -54,7 +54,8 @@ def build_task(name: str, task_args: str | dict | None, ctx: TaskContext) -> Tas
 def _model_spec(name: str, runner: Runner) -> ModelSpec:
     return ModelSpec(name=name, backend=runner.backend, model_id=runner.model_name,
                      model_args=redact(runner.args.model_dump(mode="json")), fingerprint=runner.fingerprint,
-                     revision=getattr(runner.args, "revision", None))
+                     revision=getattr(runner.args, "revision", None),
+                     choice_scoring=getattr(runner, "choice_scoring", None))
 
 
 def _now() -> str:

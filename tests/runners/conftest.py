@@ -49,3 +49,12 @@ def server():
 
 
 FAST = {"retry_initial": 0.01, "retry_max": 0.05, "timeout": 2.0}
+
+
+def answered(srv) -> list:
+    """Server events apart from the one probe that finds a server without prompt log-probs (a 400)."""
+    return [e for e in srv.events if e.outcome != "400-prompt_logprobs"]
+
+
+def probes(srv) -> int:
+    return sum(e.outcome == "400-prompt_logprobs" for e in srv.events)

@@ -47,6 +47,7 @@ def test_choose_is_parsed_from_a_constrained_prompt(server, store, images, cls, 
         sent = next(e.prompt for e in srv.events if e.prompt.images == [store.get_bytes(h)])
         assert "Answer with exactly one of: 1, 2, 3, 4, 5, 6, 7." in sent.text and not sent.logprobs
         assert resp.method == "parsed" and resp.probs[str(rating_of(sent))] == 1.0 and sum(resp.probs.values()) == 1.0
+    assert runner.choice_scoring == "constrained-sample"
 
 
 @pytest.mark.parametrize("cls, args_cls, wire", BACKENDS)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runners.conftest import NEEDS_AIOHTTP
+from tests.runners.conftest import NEEDS_AIOHTTP, answered, probes
 
 from vbench.evaluator import evaluate
 
@@ -33,7 +33,8 @@ def test_cli_eval_against_an_openai_compatible_server(server, avatars, run_cli, 
     n = results["counts"]["n_samples"]
     assert n == 12 and results["counts"]["n_ok"] == n and results["counts"]["n_error"] == 0
     assert results["model"]["backend"] == "openai" and results["model"]["model_id"] == "X"
-    assert len(srv.events) == 2 * n  # one generate + one choose per image
+    assert len(answered(srv)) == 2 * n and probes(srv) == 1  # one generate + one choose per image
+    assert results["model"]["choice_scoring"] == "first-token-logprobs"  # 1..7 are prefix-free
     for rec in samples:
         assert rec["outputs"]["choice_method"] == "logprobs" and rec["outputs"]["parse_ok"]
         assert abs(sum(rec["outputs"]["probs"].values()) - 1) < 1e-9
@@ -62,7 +63,7 @@ def test_infra_errors_are_recorded_apart_and_a_rerun_retries_only_them(server, a
     srv.faults.rule = None  # the outage is over
     sent_before = len(srv.events)
     res2 = evaluate(**run)["aggressiveness_rating"]
-    new = srv.events[sent_before:]
+    new = [e for e in srv.events[sent_before:] if e.outcome != "400-prompt_logprobs"]
     assert {e.prompt.images[0] for e in new} <= bad  # only the failed episodes were asked again
     assert len(new) <= 2 * len(failed) and res2.counts.model_calls == len(new)
     assert res2.counts.n_ok == 12 and res2.counts.n_error == 0

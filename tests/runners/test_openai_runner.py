@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.runners.conftest import FAST, NEEDS_AIOHTTP, rating_request
+from tests.runners.conftest import FAST, NEEDS_AIOHTTP, answered, probes, rating_request
 from vbench.runners.api_common import FatalBackendError
 from vbench.runners.choice import pool_option_probs
 from vbench.runners.openai_api import OpenAIArgs, OpenAIRunner
@@ -35,7 +35,7 @@ def test_generate_sends_messages_images_and_params(server, store, images):
 
 def test_choose_pools_the_servers_logprobs(server, store, images):
     srv = server()
-    runner = _runner(srv, store)
+    runner = _runner(srv, store, choice_method="logprobs")
     out = runner.run([rating_request(h, kind="choose") for h in images])
     runner.close()
     assert all(e.prompt.logprobs and e.prompt.top_logprobs == 20 and e.prompt.max_tokens == 1 for e in srv.events)
@@ -45,6 +45,7 @@ def test_choose_pools_the_servers_logprobs(server, store, images):
         assert resp.method == "logprobs"
         assert resp.probs == pytest.approx(expected) and resp.option_mass == pytest.approx(mass)
         assert max(resp.probs, key=resp.probs.get) == str(rating_of(sent))
+    assert runner.choice_scoring == "first-token-logprobs"
 
 
 @pytest.mark.parametrize("mode", ["reject", "ignore"])
@@ -58,9 +59,10 @@ def test_choose_falls_back_to_a_parsed_constrained_prompt(server, store, images,
         assert resp.ok and resp.method == "parsed" and resp.option_mass == 1.0
         assert sorted(resp.probs.values()) == [0.0] * 6 + [1.0]
         assert resp.text.startswith("My rating is ")
-    parsed_prompts = [e.prompt for e in srv.events if not e.prompt.logprobs]
+    parsed_prompts = [e.prompt for e in answered(srv) if not e.prompt.logprobs]
     assert all("Answer with exactly one of: 1, 2, 3, 4, 5, 6, 7." in p.text for p in parsed_prompts)
     assert len([e for e in srv.events if e.prompt.logprobs]) <= len(images)  # the probe is not repeated forever
+    assert probes(srv) == 1 and runner.choice_scoring == "constrained-sample"
 
 
 def test_unparseable_choice_is_an_answer_not_an_error(server, store, images):

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from vbench.errors import MissingDependencyError
 from vbench.runners.api_common import ApiArgs, ApiRunner
-from vbench.runners.choice import constrained_messages, one_hot, parse_choice
+from vbench.runners.choice import CONSTRAINED, constrained_messages, one_hot, parse_choice
 from vbench.types import ImagePart, Message, Request, Response
 
 
@@ -47,6 +47,7 @@ class AnthropicRunner(ApiRunner):
     backend = "anthropic"
     Args = AnthropicArgs
     args: AnthropicArgs  # narrowed type of the validated --model_args
+    choice_scoring = CONSTRAINED  # no log-probs: a constrained answer, parsed
     default_key_env = "ANTHROPIC_API_KEY"
     provider = "Anthropic"
 

@@ -1,7 +1,8 @@
 """What every hosted-API runner shares: bounded async concurrency, retries, secrets, error accounting.
 
 A scheduler chunk is answered concurrently on one private event loop (a daemon thread, so ``run`` also
-works inside Jupyter's loop), at most ``max_concurrency`` requests in flight. Each HTTP call is retried
+works inside Jupyter's loop), at most ``max_concurrency`` HTTP calls in flight (a request that needs
+several calls, e.g. scoring each option's continuation, shares the same bound). Each HTTP call is retried
 with exponential backoff + jitter (tenacity) on connection errors, timeouts, 408/409/429 and 5xx,
 waiting at least the server's ``Retry-After``. A request still failing after its retries becomes
 ``Response.error`` (an infra error, never cached); a failure of the whole backend (bad key, unknown
@@ -56,6 +57,10 @@ class ApiArgs(RunnerArgs):
 
 class FatalBackendError(UsageError):
     """The backend as a whole cannot answer (bad key, unknown model or URL): stop with one line."""
+
+
+class NotSent(Exception):
+    """A call skipped because the backend as a whole already failed in this chunk."""
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -143,6 +148,8 @@ class ApiRunner(Runner):
         self._data_urls: OrderedDict[str, str] = OrderedDict()
         self._loop: LoopThread | None = None
         self._client: Any = None
+        self._slots: asyncio.Semaphore | None = None  # HTTP calls in flight (made on the private loop)
+        self._fatal: list[BaseException] = []
         self.retries = 0  # HTTP calls repeated after a transient failure
         self.failures = 0  # requests that failed after all retries
 
@@ -213,7 +220,8 @@ class ApiRunner(Runner):
                   self.describe(exc) if exc else "?")
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """One HTTP call with retries; raises the last error when they run out."""
+        """One HTTP call with retries (each attempt holds one of ``concurrency`` slots; backoff waits
+        hold none); raises the last error when they run out."""
         a = self.args
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(a.max_retries + 1),
@@ -224,29 +232,35 @@ class ApiRunner(Runner):
             reraise=True,
         )
 
+        slots = self._slots
+        assert slots is not None, "call() runs inside _run_all"
+
         async def attempt() -> T:  # a coroutine function, so tenacity awaits each try
-            return await fn()
+            async with slots:
+                if self._fatal:
+                    raise NotSent()
+                return await fn()
 
         return await retrying(attempt)
 
     async def _run_all(self, requests: list[Request]) -> list[Response]:
         if self._client is None:
             self._client = self._make_client(self._secret or "EMPTY")
-        sem = asyncio.Semaphore(self.concurrency)
-        fatal: list[BaseException] = []
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        self._fatal = fatal = []
 
         async def one(req: Request) -> Response:
-            async with sem:
-                if fatal:
-                    return Response.failure("not sent: the backend failed")
-                try:
-                    return await self._answer(self._client, req)
-                except Exception as exc:  # per-request failure after retries: an infra error
-                    status = self._status(exc)
-                    if status in FATAL_STATUSES:
-                        fatal.append(exc)
-                    self.failures += 1
-                    return Response.failure(f"{self.backend}: {self.describe(exc)}")
+            try:
+                return await self._answer(self._client, req)
+            except NotSent:
+                return Response.failure("not sent: the backend failed")
+            except Exception as exc:  # per-request failure after retries: an infra error
+                status = self._status(exc)
+                if status in FATAL_STATUSES:
+                    fatal.append(exc)
+                self.failures += 1
+                return Response.failure(f"{self.backend}: {self.describe(exc)}")
 
         out = await asyncio.gather(*(one(r) for r in requests))
         if fatal:

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from vbench.errors import MissingDependencyError
 from vbench.runners.api_common import ApiArgs, ApiRunner
-from vbench.runners.choice import constrained_messages, one_hot, parse_choice
+from vbench.runners.choice import CONSTRAINED, constrained_messages, one_hot, parse_choice
 from vbench.types import ImagePart, Message, Request, Response
 
 
@@ -27,6 +27,7 @@ class GeminiRunner(ApiRunner):
     backend = "gemini"
     Args = GeminiArgs
     args: GeminiArgs  # narrowed type of the validated --model_args
+    choice_scoring = CONSTRAINED  # no log-probs: a constrained answer, parsed
     default_key_env = "GEMINI_API_KEY"
     provider = "Gemini"
 

@@ -1,12 +1,21 @@
 """OpenAI chat-completions runner: OpenAI itself, `vllm serve`, and any OpenAI-compatible server.
 
-``choose`` asks for the top log-probs of a one-token answer and pools them onto the options (method
-``logprobs``). A server that rejects or ignores ``logprobs`` is remembered, and those requests fall
-back to a constrained prompt whose answer is parsed (method ``parsed``).
+``choose`` is scored the way the server allows (``choice_method=auto`` finds out once; see
+``vbench.runners.choice`` for the three methods):
+
+* servers with prompt log-probs (``vllm serve``): every surface variant of every option is sent as the
+  start of the assistant's reply (``continue_final_message``) with ``prompt_logprobs``, and its tokens'
+  log-probs are summed: ``full-continuation-logprobs``, the same scoring as the hf runner.
+* servers with only generated-token log-probs (OpenAI): the top-k first tokens of a one-token answer,
+  for option sets where no option is a prefix of another: ``first-token-logprobs``.
+* otherwise (no log-probs; options such as 1..10): a constrained prompt whose answer is parsed:
+  ``constrained-sample``.
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any, Callable, Literal
 
 from pydantic import Field
@@ -14,14 +23,21 @@ from pydantic import Field
 from vbench.errors import MissingDependencyError
 from vbench.images import ImageStore
 from vbench.runners.api_common import ApiArgs, ApiRunner
-from vbench.runners.choice import constrained_messages, one_hot, parse_choice, pool_option_probs
+from vbench.runners.choice import (CONSTRAINED, CONTINUATION, FIRST_TOKEN, constrained_messages, exclusive_logprobs,
+                                   one_hot, parse_choice, pool_option_probs, prefix_free, surface_variants)
 from vbench.types import ImagePart, Message, Request, Response, TextPart
+
+log = logging.getLogger(__name__)
+# words in a server's 400 that mean "no prompt log-probs / no assistant-prefix continuation here"
+_NO_CONTINUATION = ("prompt_logprobs", "continue_final_message", "add_generation_prompt", "unrecognized")
 
 
 class OpenAIArgs(ApiArgs):
     model: str = "gpt-4o"
     top_logprobs: int = Field(20, ge=1, le=20, description="alternatives per token read for `choose`")
-    choice_method: Literal["auto", "logprobs", "parsed"] = "auto"
+    choice_method: Literal["auto", "continuation", "logprobs", "parsed"] = Field(
+        "auto", description="continuation: prompt log-probs of each option (vllm serve); logprobs: first-token "
+                            "top-k (prefix-free options); parsed: constrained answer; auto: the best the server has")
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     send_temperature: bool = Field(True, description="send temperature/top_p (reasoning models refuse them)")
     image_detail: Literal["auto", "low", "high"] | None = None
@@ -72,7 +88,19 @@ class OpenAIRunner(ApiRunner):
                  max_concurrency: int | None = None):
         super().__init__(args, store, batch_size, max_concurrency)
         self.args: OpenAIArgs = args
-        self._logprobs_ok: bool | None = None if args.choice_method == "auto" else args.choice_method == "logprobs"
+        method = args.choice_method
+        self._continuation_ok: bool | None = None if method == "auto" else method == "continuation"
+        self._logprobs_ok: bool | None = None if method in ("auto", "continuation") else method == "logprobs"
+        self._scored_by: set[str] = set()  # scoring methods `choose` requests were answered with
+        self._probe = asyncio.Lock()  # one request finds out whether the server scores continuations
+
+    @property
+    def choice_scoring(self) -> str | None:
+        """How this run's `choose` requests were scored ("+"-joined if a run needed several); before any
+        was answered, what the configuration fixes (None when that depends on the server or options)."""
+        if self._scored_by:
+            return "+".join(sorted(self._scored_by))
+        return {"continuation": CONTINUATION, "parsed": CONSTRAINED}.get(self.args.choice_method)
 
     def _make_client(self, api_key: str) -> Any:
         try:
@@ -127,14 +155,86 @@ class OpenAIRunner(ApiRunner):
 
     async def _answer(self, client: Any, req: Request) -> Response:
         if req.kind == "choose":
-            if self._logprobs_ok is not False:
-                resp = await self._choose_logprobs(client, req)
-                if resp is not None:
-                    return resp
-            return await self._choose_parsed(client, req)
+            return await self._choose(client, req)
         completion = await self._create(client, self._params(req, req.messages, req.gen.max_tokens))
         return Response(text=reply_text(completion["choices"][0]), method="generate",
                         usage=self._usage(completion))
+
+    async def _choose(self, client: Any, req: Request) -> Response:
+        resp, how = None, CONSTRAINED
+        if self._continuation_ok is not False:
+            resp, how = await self._choose_continuation(client, req), CONTINUATION
+        if resp is None and self._logprobs_ok is not False and prefix_free(req.options):
+            resp, how = await self._choose_logprobs(client, req), FIRST_TOKEN
+        if resp is None:
+            resp, how = await self._choose_parsed(client, req), CONSTRAINED
+        self._scored_by.add(how)
+        return resp
+
+    def _no_continuation(self, why: str) -> None:
+        if self.args.choice_method == "continuation":
+            raise RuntimeError(f"the server cannot score continuations ({why}); use choice_method=auto")
+        if self._continuation_ok is not False:
+            log.info("%s: no continuation scoring at %s (%s): first-token log-probs or a constrained answer",
+                     self.backend, self.args.base_url or "the OpenAI API", why)
+        self._continuation_ok = False
+
+    async def _choose_continuation(self, client: Any, req: Request) -> Response | None:
+        """Score every surface variant of every option as the start of the reply (prompt log-probs)."""
+        variants = list(dict.fromkeys(v for o in req.options for v in surface_variants(o)))
+
+        async def score(variant: str) -> dict[str, Any]:
+            params = self._params(req, (*req.messages, Message.assistant(variant)), 1, prompt_logprobs=0,
+                                  add_generation_prompt=False, continue_final_message=True)
+            return await self._create(client, params)
+
+        async def scores(probe: bool = False) -> list[dict[str, Any]] | None:
+            try:
+                first = [await score(variants[0])] if probe else []  # a server that refuses costs one call
+                if first and not first[0].get("prompt_logprobs"):
+                    self._no_continuation("no prompt log-probs in the reply")
+                    return None
+                rest = await asyncio.gather(self._create(client, self._params(req, req.messages, 1)),
+                                            *(score(v) for v in variants[len(first):]))
+                return [rest[0], *first, *rest[1:]]
+            except self._openai.BadRequestError as exc:
+                if any(w in str(exc).lower() for w in _NO_CONTINUATION):
+                    self._no_continuation(" ".join(str(exc).split())[:200])
+                    return None
+                raise
+
+        if self._continuation_ok is None:  # the first request probes; the others wait for its verdict
+            async with self._probe:
+                if self._continuation_ok is None:
+                    return self._from_continuations(req, variants, await scores(probe=True))
+        if self._continuation_ok is False:
+            return None
+        return self._from_continuations(req, variants, await scores())
+
+    def _from_continuations(self, req: Request, variants: list[str], replies: list[dict[str, Any]] | None
+                            ) -> Response | None:
+        if replies is None:
+            return None
+        base, *conts = replies
+        n_base = (base.get("usage") or {}).get("prompt_tokens")
+        ids: dict[str, tuple[int, ...]] = {}
+        lps: dict[str, float] = {}
+        for variant, completion in zip(variants, conts):
+            steps = (completion.get("prompt_logprobs") or [])[n_base or 0:]
+            if not n_base or not steps or any(not s or len(s) != 1 for s in steps):
+                self._no_continuation("no prompt log-probs in the reply")
+                return None
+            tokens = [next(iter(s.items())) for s in steps]
+            if "".join(t.get("decoded_token") or "" for _, t in tokens).strip() != variant.strip():
+                self._no_continuation(f"the chat template does not end the prompt with the reply {variant!r}")
+                return None
+            ids[variant] = tuple(int(k) for k, _ in tokens)
+            lps[variant] = sum(float(t["logprob"]) for _, t in tokens)
+        probs, mass = pool_option_probs(exclusive_logprobs(ids, lps), req.options)
+        usage = {k: sum(self._usage(c).get(k, 0) for c in (base, *conts)) for k in ("prompt_tokens", "completion_tokens")}
+        self._continuation_ok = True
+        return Response(text=reply_text(base["choices"][0]), probs=probs, method="logprobs", option_mass=mass,
+                        usage=usage)
 
     async def _choose_logprobs(self, client: Any, req: Request) -> Response | None:
         params = self._params(req, req.messages, 1, logprobs=True, top_logprobs=self.args.top_logprobs)

@@ -3,7 +3,9 @@
 One ``FakeAPIServer`` (``aiohttp.web`` on its own event-loop thread, keep-alive, 127.0.0.1 only)
 answers OpenAI ``POST …/chat/completions``, Anthropic ``POST /v1/messages`` and Gemini
 ``POST /v1beta/models/M:generateContent``. Answers come from a *brain* (prompt → text + first-token
-log-probs). Latency and faults can be injected: 429 with Retry-After, 500, dropped connections
+log-probs, or a distribution over whole answers that a toy tokenizer splitting digits turns into token
+log-probs). Like ``vllm serve``, the OpenAI route can return ``prompt_logprobs`` and continue a final
+assistant message (``continue_final_message``); like OpenAI, it can instead refuse those arguments. Latency and faults can be injected: 429 with Retry-After, 500, dropped connections
 (closed without a response) and hangs longer than the client's timeout, at a random rate and/or by a
 deterministic rule per prompt and attempt. Every attempt is logged for the tests to inspect.
 """
@@ -27,6 +29,8 @@ from typing import Any, Callable, Iterator
 
 from aiohttp import web
 
+from vbench.testing.toy_tokens import AnswerTokens, token_id, toy_tokens
+
 FAULT_KINDS = ("429", "500", "drop", "timeout")
 
 
@@ -45,6 +49,8 @@ class Prompt:
     seed: int | None
     api_key: str
     temperature: float | None = None
+    prompt_logprobs: int | None = None
+    reply_prefix: str | None = None  # a final assistant message to continue (continue_final_message)
 
     @property
     def text(self) -> str:
@@ -53,7 +59,7 @@ class Prompt:
     def key(self) -> str:
         """Identity of the request across retries (not of the attempt)."""
         h = hashlib.sha256(f"{self.wire}|{self.model}|{self.system}|{self.texts}|{self.seed}|{self.max_tokens}"
-                           f"|{self.logprobs}".encode())
+                           f"|{self.logprobs}|{self.reply_prefix}".encode())
         for img in self.images:
             h.update(hashlib.sha256(img).digest())
         return h.hexdigest()[:16]
@@ -61,8 +67,12 @@ class Prompt:
 
 @dataclass
 class Answer:
+    """``top_logprobs``: first-token alternatives; ``answers``: P(whole answer), from which token
+    log-probs are derived with ``toy_tokens`` (when given, ``top_logprobs`` may be left empty)."""
+
     text: str
     top_logprobs: list[tuple[str, float]] = field(default_factory=list)
+    answers: dict[str, float] | None = None
 
 
 Brain = Callable[[Prompt], Answer]
@@ -110,7 +120,12 @@ def _data_url_bytes(url: str) -> bytes:
 
 def _parse_openai(body: dict, headers) -> Prompt:
     system, texts, images = [], [], []
-    for m in body.get("messages", []):
+    messages = list(body.get("messages", []))
+    prefix = None
+    if body.get("continue_final_message") and messages and messages[-1].get("role") == "assistant":
+        content = messages.pop().get("content")
+        prefix = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
+    for m in messages:
         content = m.get("content")
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
         for p in parts:
@@ -122,7 +137,7 @@ def _parse_openai(body: dict, headers) -> Prompt:
     return Prompt("openai", body.get("model", ""), "\n".join(system), texts, images,
                   body.get("max_tokens") or body.get("max_completion_tokens"), bool(body.get("logprobs")),
                   int(body.get("top_logprobs") or 0), body.get("seed"), auth.removeprefix("Bearer "),
-                  body.get("temperature"))
+                  body.get("temperature"), body.get("prompt_logprobs"), prefix)
 
 
 def _parse_anthropic(body: dict, headers) -> Prompt:
@@ -166,8 +181,10 @@ class FakeAPIServer:
     """Start with ``with FakeAPIServer(...) as srv:``; ``srv.openai_url`` etc. are the SDK base URLs."""
 
     def __init__(self, brain: Brain = rating_brain, latency: float = 0.0, faults: Faults | None = None,
-                 logprobs: str = "return", echo_key: bool = False, port: int = 0):
+                 logprobs: str = "return", echo_key: bool = False, port: int = 0, prompt_logprobs: str = "reject"):
         self.brain = brain
+        # "return" (like vllm serve) | "reject" (400, like OpenAI) | "ignore" (answers without them)
+        self.prompt_logprobs = prompt_logprobs
         self.latency = latency
         self.faults = faults or Faults()
         self.logprobs = logprobs  # "return" | "ignore" | "reject" (400 when asked for logprobs)
@@ -274,6 +291,9 @@ class FakeAPIServer:
         fault = "401" if self.echo_key else self._fault_for(prompt, attempt)
         if fault is None and prompt.logprobs and self.logprobs == "reject":
             fault = "400-logprobs"
+        if fault is None and self.prompt_logprobs == "reject" and (prompt.prompt_logprobs is not None
+                                                                   or prompt.reply_prefix is not None):
+            fault = "400-prompt_logprobs"
         self.events.append(Event(prompt.wire, key, attempt, fault or "ok", time.monotonic(), prompt))
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -288,8 +308,9 @@ class FakeAPIServer:
             headers = {}
             if status == 429 and self.faults.retry_after is not None:
                 headers["Retry-After"] = f"{self.faults.retry_after:g}"
-            message = {"429": "rate limited", "500": "internal error", "400": "logprobs is not supported",
-                       "401": f"Incorrect API key provided: {prompt.api_key}"}.get(str(status), fault)
+            message = {"429": "rate limited", "500": "internal error", "400-logprobs": "logprobs is not supported",
+                       "400-prompt_logprobs": "Unrecognized request argument supplied: prompt_logprobs",
+                       "401": f"Incorrect API key provided: {prompt.api_key}"}.get(fault, fault)
             return web.json_response(self._error_body(prompt.wire, status, message), status=status, headers=headers)
         return web.json_response(self._ok_body(prompt, self.brain(prompt)))
 
@@ -320,14 +341,27 @@ class FakeAPIServer:
                     "modelVersion": prompt.model}
         choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text},
                                   "finish_reason": "stop", "logprobs": None}
+        tokens = AnswerTokens(answer.answers, answer.top_logprobs) if answer.answers is not None or prompt.prompt_logprobs is not None else None
         if prompt.logprobs and self.logprobs == "return":
-            tops = answer.top_logprobs[:max(1, prompt.top_logprobs)] or [(text, 0.0)]
+            tops = (tokens.first_tokens(max(1, prompt.top_logprobs)) if answer.answers is not None
+                    else answer.top_logprobs[:max(1, prompt.top_logprobs)]) or [(text, 0.0)]
             choice["logprobs"] = {"content": [{
                 "token": tops[0][0], "logprob": tops[0][1], "bytes": None,
                 "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in tops]}]}
-        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": prompt.model,
-                "choices": [choice], "usage": {"prompt_tokens": 10, "completion_tokens": n_out,
-                                               "total_tokens": 10 + n_out}}
+        # the templated prompt: a start token, the system text, one token per image, the user text and the
+        # assistant header; then the reply prefix being continued, if any
+        base = ["<s>", *toy_tokens(prompt.system), *["<image>"] * len(prompt.images), *toy_tokens(prompt.text),
+                "<|assistant|>"]
+        cont = toy_tokens(prompt.reply_prefix or "")
+        body: dict[str, Any] = {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": prompt.model,
+            "choices": [choice], "usage": {"prompt_tokens": len(base) + len(cont), "completion_tokens": n_out,
+                                           "total_tokens": len(base) + len(cont) + n_out}}
+        if prompt.prompt_logprobs is not None and self.prompt_logprobs == "return" and tokens is not None:
+            lps = [-1.0] * (len(base) - 1) + tokens.continuation(cont)
+            body["prompt_logprobs"] = [None] + [{str(token_id(t)): {"logprob": lp, "rank": 1, "decoded_token": t}}
+                                                for t, lp in zip([*base[1:], *cont], lps)]
+        return body
 
 
 @contextlib.contextmanager
