@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 from aiohttp import web
 
-from vbench.testing.toy_tokens import AnswerTokens, token_id, toy_tokens
+from vbench.testing.toy_tokens import AnswerTokens, templated, toy_tokens
 
 FAULT_KINDS = ("429", "500", "drop", "timeout")
 
@@ -341,26 +341,21 @@ class FakeAPIServer:
                     "modelVersion": prompt.model}
         choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text},
                                   "finish_reason": "stop", "logprobs": None}
-        tokens = AnswerTokens(answer.answers, answer.top_logprobs) if answer.answers is not None or prompt.prompt_logprobs is not None else None
+        tokens = AnswerTokens(answer.answers, answer.top_logprobs)
         if prompt.logprobs and self.logprobs == "return":
-            tops = (tokens.first_tokens(max(1, prompt.top_logprobs)) if answer.answers is not None
-                    else answer.top_logprobs[:max(1, prompt.top_logprobs)]) or [(text, 0.0)]
+            k = max(1, prompt.top_logprobs)
+            tops = (tokens.first_tokens(k) if answer.answers is not None else answer.top_logprobs[:k]) or [(text, 0.0)]
             choice["logprobs"] = {"content": [{
                 "token": tops[0][0], "logprob": tops[0][1], "bytes": None,
                 "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in tops]}]}
-        # the templated prompt: a start token, the system text, one token per image, the user text and the
-        # assistant header; then the reply prefix being continued, if any
-        base = ["<s>", *toy_tokens(prompt.system), *["<image>"] * len(prompt.images), *toy_tokens(prompt.text),
-                "<|assistant|>"]
+        base = templated(prompt.system, prompt.text, len(prompt.images))
         cont = toy_tokens(prompt.reply_prefix or "")
         body: dict[str, Any] = {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": prompt.model,
             "choices": [choice], "usage": {"prompt_tokens": len(base) + len(cont), "completion_tokens": n_out,
                                            "total_tokens": len(base) + len(cont) + n_out}}
-        if prompt.prompt_logprobs is not None and self.prompt_logprobs == "return" and tokens is not None:
-            lps = [-1.0] * (len(base) - 1) + tokens.continuation(cont)
-            body["prompt_logprobs"] = [None] + [{str(token_id(t)): {"logprob": lp, "rank": 1, "decoded_token": t}}
-                                                for t, lp in zip([*base[1:], *cont], lps)]
+        if prompt.prompt_logprobs is not None and self.prompt_logprobs == "return":
+            body["prompt_logprobs"] = tokens.prompt_logprobs(base, cont)
         return body
 
 

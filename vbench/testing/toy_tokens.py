@@ -17,6 +17,12 @@ def toy_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def templated(system: str, text: str, n_images: int) -> list[str]:
+    """Tokens of a chat prompt: a start token, the system text, one token per image, the user text and
+    the assistant header (a reply being continued follows it)."""
+    return ["<s>", *toy_tokens(system), *["<image>"] * n_images, *toy_tokens(text), "<|assistant|>"]
+
+
 def token_id(token: str) -> int:
     return int.from_bytes(hashlib.sha256(token.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
@@ -49,3 +55,10 @@ class AnswerTokens:
             out.append(math.log(max(after / before if before > 0 else 0.0, self.FLOOR)))
             prefix = (*prefix, t)
         return out
+
+    def prompt_logprobs(self, base: list[str], cont: list[str]) -> list[dict[str, dict] | None]:
+        """vLLM's ``prompt_logprobs`` field: None for the first token, then {id: {logprob, rank,
+        decoded_token}} per prompt token (the prompt's own tokens at -1.0, the reply's from the answers)."""
+        lps = [-1.0] * (len(base) - 1) + self.continuation(cont)
+        return [None] + [{str(token_id(t)): {"logprob": lp, "rank": 1, "decoded_token": t}}
+                         for t, lp in zip([*base[1:], *cont], lps)]
