@@ -4,7 +4,8 @@ Every request has its own answer distribution over 1..10 (most mass on one value
 three peaks on "10"). Printed side by side: the former first-token top-k pooling, full-continuation
 scoring against a server with prompt log-probs (like `vllm serve`), and the constrained answer a server
 without them gets. Columns: mean |E[value] - true E[value]| and mean signed error (bias; both in scale
-points, a constrained answer is one sample so its error is noise around 0), share of requests whose
+points, with a 95% normal interval over requests; a constrained answer is one sample, so its error is
+noise around 0), share of requests whose
 likeliest option is the true one, HTTP calls per request, wall seconds. n = requests.
 
 Run: python benchmarks/bench_choice_scoring.py [--n 300] [--top_logprobs 20]
@@ -17,6 +18,8 @@ import random
 import sys
 import tempfile
 import time
+from math import sqrt
+from statistics import mean, stdev
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,7 +68,7 @@ def main() -> None:
               ("full continuation (prompt log-probs)", OpenAIRunner, "return", "auto"),
               ("constrained answer (no prompt log-probs)", OpenAIRunner, "reject", "auto")]
     print(f"n = {a.n} requests, options 1..10, digits split into single tokens, top_logprobs {a.top_logprobs}")
-    print(f"{'method':42s} {'|dEV|':>7s} {'bias':>7s} {'argmax ok':>9s} {'calls/req':>9s} {'wall s':>7s}  choice_scoring")
+    print(f"{'method':42s} {'|dEV|':>7s} {'bias ± 95% CI':>14s} {'argmax ok':>9s} {'calls/req':>9s} {'wall s':>7s}  choice_scoring")
     for name, cls, plp, method in setups:
         with FakeAPIServer(brain=brain, prompt_logprobs=plp) as srv:
             runner = cls(OpenAIArgs(model="m", base_url=srv.openai_url, top_logprobs=a.top_logprobs,
@@ -75,14 +78,14 @@ def main() -> None:
             wall = time.perf_counter() - t
             runner.close()
             calls = len(srv.events)
-        ev_err, bias, hits = 0.0, 0.0, 0
+        errs, hits = [], 0
         for resp, dist in zip(out, truth):
             probs = resp.probs or {o: 1 / len(SCALE) for o in SCALE}
             d = sum(int(o) * p for o, p in probs.items()) - sum(int(o) * p for o, p in dist.items())
-            ev_err, bias = ev_err + abs(d), bias + d
+            errs.append(d)
             hits += max(probs, key=probs.get) == max(dist, key=dist.get)
         scoring = getattr(runner, "choice_scoring", None) if cls is OpenAIRunner else "(former)"
-        print(f"{name:42s} {ev_err / a.n:7.3f} {bias / a.n:+7.3f} {hits / a.n:9.1%} {calls / a.n:9.1f} {wall:7.2f}  {scoring}")
+        print(f"{name:42s} {mean(map(abs, errs)):7.3f} {mean(errs):+7.3f} ±{1.96 * stdev(errs) / sqrt(a.n):5.3f} {hits / a.n:9.1%} {calls / a.n:9.1f} {wall:7.2f}  {scoring}")
 
 
 if __name__ == "__main__":
