@@ -148,10 +148,11 @@ def test_ultimatum_transcripts_do_not_depend_on_batch_size(tiny_llava, avatars, 
     turns = {}
     for bs in (1, 8):
         out = tmp_path / f"bs{bs}"
-        vbench.evaluate(model="hf", model_args=f"pretrained={tiny_llava},device=cpu", tasks=["ultimatum_solo"],
-                        dataset=str(avatars), limit=4, repeats=1, batch_size=bs, seed=3, output_path=out,
-                        gen_kwargs="temperature=1,max_tokens=16", cache_dir=tmp_path / f"cache{bs}",
-                        show_progress=False)
+        res = vbench.evaluate(model="hf", model_args=f"pretrained={tiny_llava},device=cpu", tasks=["ultimatum_solo"],
+                              dataset=str(avatars), limit=4, repeats=1, batch_size=bs, seed=3, output_path=out,
+                              gen_kwargs="temperature=1,max_tokens=16", cache_dir=tmp_path / f"cache{bs}",
+                              show_progress=False)["ultimatum_solo"]
+        assert res.model.choice_scoring == "full-continuation-logprobs"  # recorded in results.json
         recs = [json.loads(line) for line in next(out.glob("*/ultimatum_solo/samples.jsonl")).read_text().splitlines()]
         turns[bs] = {r["episode_id"]: [t["response"] for t in r["turns"] if t["kind"] == "generate"]
                      for r in recs}
