@@ -3,7 +3,8 @@
 Plays the same ultimatum_solo games (tiny random LLaVA built offline, temperature 1) at batch size 1 and
 8, once with per-request generators (the runner) and once with the former per-batch global seeding
 (re-created here for comparison), and prints the share of sampled turns that are identical between the
-two batch sizes and the bs-8 wall time of each seeding, measured side by side in one run.
+two batch sizes and the bs-8 wall time of each seeding (whole evaluate call, model load included),
+measured side by side in one run.
 
 Run: python benchmarks/bench_batch_invariance.py [--games 8] [--max_tokens 24]   (CPU; ~2-4 minutes)
 """
