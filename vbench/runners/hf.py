@@ -65,6 +65,8 @@ class HFRunner(Runner):
         fields = super().fingerprint_fields()
         fields.pop("device", None)  # where it runs does not change the answers we key on
         fields.pop("attn_implementation", None)
+        # responses cached by the former per-batch seeding sampled other text: never replay them
+        fields["sampling"] = "per-request-generator"
         return fields
 
     def auto_batch_size(self) -> int:
