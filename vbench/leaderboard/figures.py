@@ -32,8 +32,8 @@ def board_charts(board: Board) -> list[dict[str, Any]]:
                 if pts:
                     add("radar", f"{spec.title}: {row.model}",
                         charts.radar([p.label for p in pts], [p.value for p in pts], _label(row)), row.model)
-        elif spec.kind == "value_bars":
-            for row in rows[:MAX_MODEL_CHARTS]:
+        elif spec.kind == "value_bars":  # runs only: the papers' profiles are in their radars
+            for row in [r for r in rows if r.tier != "paper"][:MAX_MODEL_CHARTS]:
                 pts = views.first_profile(row.metrics, spec.keys)
                 if pts:
                     add("value-bars", f"{spec.title}: {row.model}",

@@ -152,6 +152,9 @@ def fmt(value: float | None, spec: str = ".3f") -> str:
     if value is None:
         return ""
     try:
-        return format(value, spec)
+        text = format(value, spec)
     except ValueError:
-        return f"{value:.3f}"
+        text = f"{value:.3f}"
+    if text.lstrip("+-").strip("0.%") == "":  # -0.00 / +0.00: a zero has no sign
+        text = text.lstrip("+-")
+    return text
