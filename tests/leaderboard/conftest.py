@@ -30,14 +30,15 @@ INJECTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwne
 
 @pytest.fixture(scope="session")
 def runs(avatars, tmp_path_factory) -> dict[str, Path]:
-    """Three eval runs: two comparable (same data), one on a 6-sample subset (another board)."""
+    """Three eval runs: two comparable (same data), one on a 6-sample subset (another board); a fourth
+    (seed 2) that tests relabel as a hostile model name."""
     import vbench
 
     root = tmp_path_factory.mktemp("runs")
     cache = root / "cache"
     out = {}
     for name, kwargs in {"seed0": {"seed": 0}, "seed1": {"seed": 1, "model_args": "vocab=1 2 3 4 5 6 7 x"},
-                         "subset": {"seed": 0, "limit": 6}}.items():
+                         "subset": {"seed": 0, "limit": 6}, "seed2": {"seed": 2}}.items():
         res = vbench.evaluate(model="dummy", tasks=["aggressiveness_rating"], dataset=str(avatars),
                               output_path=root / name, cache_dir=cache, show_progress=False,
                               **{"model_args": None, **kwargs})

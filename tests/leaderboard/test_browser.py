@@ -19,7 +19,7 @@ def site(runs, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ds = root / "dataset"
     assert main(["submit", str(runs["seed0"]), str(runs["seed1"]), str(runs["subset"]), "--to", str(ds)]) == 0
-    inj = packed(runs["seed0"])
+    inj = packed(runs["seed2"])
     inj["results"]["model"]["model_id"] = INJECTED
     write_layout(ds, inj)
     tampered = packed(runs["seed1"])

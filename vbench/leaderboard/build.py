@@ -178,6 +178,7 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
         if reasons:
             report.reject(out["file"], reasons)
             continue
+        report.accepted += 1
         if out["synthetic"]:
             report.synthetic.append({"file": display_name(out["file"], 300),
                                      "reasons": [display_name(r, 200) for r in out["synthetic"]]})
@@ -193,7 +194,6 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
         if out["notes"]:
             report.notes.append({"file": display_name(out["file"], 300), "notes": row.notes})
         boards.setdefault(row.key, Board(key=row.key)).rows.append(row)
-        report.accepted += 1
     result = sorted(boards.values(), key=lambda b: (b.key.task, SCOPES.index(b.key.scope), -len(b.rows), b.key))
     if include_paper:
         result = attach_papers(result)
