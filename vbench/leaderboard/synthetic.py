@@ -30,7 +30,7 @@ _SCAN_ROWS = 200
 def model_reasons(spec: ModelSpec, look_at_files: bool) -> list[str]:
     label = spec.model_id if spec.name in ("default", spec.model_id, spec.backend) else f"{spec.name}={spec.model_id}"
     if spec.backend == "dummy" or spec.name == "dummy":
-        return [f"{label}: {DUMMY}"]
+        return [f"{label} is the {DUMMY}"]
     if not look_at_files:
         return []
     for key in _PATH_ARGS:
