@@ -209,3 +209,14 @@ def test_synthetic_isq_corpus_is_recognised(tmp_path):
 
     corpus = build_synthetic_corpus(tmp_path / "corpus", n_per_value=2, dim=4, seed=0)
     assert "synthetic corpus" in dataset_reasons(str(corpus))[0]
+
+
+def test_relabelled_copy_is_caught_with_records_withheld_and_names_the_earlier_original(dataset_dir, runs, tmp_path):
+    copy_ = packed(runs["seed0"])
+    copy_["samples"] = None  # only the record hashes: still the same run
+    copy_["results"]["model"]["model_id"] = "famous-model"
+    copy_["packed_at"] = "2999-01-01T00:00:00+00:00"  # packed after the original, though first by path
+    write_layout(dataset_dir, copy_, "submissions/aaa-first-by-path/aggressiveness_rating__1.0__ffff.json")
+    rejected = _rejected(_build(dataset_dir, tmp_path / "site", "--include-synthetic"))
+    assert list(rejected) == ["submissions/aaa-first-by-path/aggressiveness_rating__1.0__ffff.json"]
+    assert "relabelled copy of submissions/dummy/" in rejected["submissions/aaa-first-by-path/aggressiveness_rating__1.0__ffff.json"]

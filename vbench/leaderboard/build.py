@@ -70,7 +70,8 @@ def check_file(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
     if checked.metrics is not None:
         res["metrics"] = checked.metrics  # show what the records give, not what was typed in
     return {"file": rel, "reasons": [], "sha256": sha, "results": res, "notes": checked.notes,
-            "recomputed": checked.recomputed, "digest": checked.digest, "synthetic": checked.synthetic}
+            "recomputed": checked.recomputed, "digests": checked.digests, "synthetic": checked.synthetic,
+            "packed_at": checked.submission.packed_at}
 
 
 def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | None,
@@ -164,10 +165,13 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
     for out in outcomes:
         if out["reasons"]:
             report.reject(out["file"], out["reasons"])
-            continue
+    accepted = sorted((o for o in outcomes if not o["reasons"]), key=lambda o: (o["packed_at"], o["file"]))
+    for out in accepted:  # the earliest packed copy of a run is the original
         res = RunResults.model_validate(out["results"])
         model = res.model.model_id + "".join(f"+{r}={s.model_id}" for r, s in sorted(res.roles.items()))
-        first = seen.setdefault(out["digest"], (out["file"], model))
+        first = next((seen[d] for d in out["digests"] if d in seen), None) or (out["file"], model)
+        for d in out["digests"]:
+            seen.setdefault(d, first)
         if first[0] != out["file"]:
             why = (f"duplicate of {first[0]} (same records)" if first[1] == model else
                    f"relabelled copy of {first[0]}: same records, model {display_name(model, 80)!r} "

@@ -37,7 +37,7 @@ class Checked:
     submission: Submission | None = None
     recomputed: bool = False
     metrics: dict[str, Any] | None = None  # the recomputed block: what the leaderboard shows
-    digest: str | None = None  # the records' content digest (duplicates and relabelled copies)
+    digests: list[str] = field(default_factory=list)  # the records' content digests (duplicates, relabels)
     synthetic: list[str] = field(default_factory=list)  # why the run says nothing about a real model
 
     @property
@@ -294,7 +294,7 @@ def _jsonable(obj: Any) -> Any:
 
 def check_submission(obj: Any, limits: Limits, recompute: bool = True) -> Checked:
     """All checks on a parsed submission object; never raises for bad content."""
-    from vbench.leaderboard.integrity import records_digest, task_identity_reasons
+    from vbench.leaderboard.integrity import records_digests, task_identity_reasons
     from vbench.leaderboard.synthetic import submission_synthetic_reasons
 
     sub, reasons = parse_submission(obj)
@@ -311,7 +311,7 @@ def check_submission(obj: Any, limits: Limits, recompute: bool = True) -> Checke
     out.reasons += s_reasons
     if out.reasons:
         return out
-    out.digest = records_digest(sub.samples, [h.sha256 for h in sub.sample_hashes])
+    out.digests = records_digests(sub.samples, [h.sha256 for h in sub.sample_hashes])
     out.synthetic = submission_synthetic_reasons(sub.results, sub.samples)
     if records is None:
         out.notes.append("records withheld: metrics not recomputed (shown unranked)")

@@ -8,7 +8,7 @@ can name, and records nobody submitted before.
   see :class:`PublishedDatasets`); a run on any other dataset goes to an unranked "other datasets" board.
 * Two files with the same records are one run: the digest is over the parsed records serialised
   canonically, so a whitespace or BOM re-serialisation collides, and a copy under another model id
-  is rejected as a relabelled copy of the first.
+  is rejected as a relabelled copy of the first (the earliest packed; ties by path).
 """
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode()
 
 
-def records_digest(records: list[dict[str, Any]] | None, line_hashes: list[str]) -> str:
-    """sha256 over the records re-serialised canonically (order-free); the line hashes when withheld."""
-    if records is not None:
-        lines = sorted(hashlib.sha256(canonical(r)).hexdigest() for r in records)
-    else:
-        lines = sorted(line_hashes)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+def records_digests(records: list[dict[str, Any]] | None, line_hashes: list[str]) -> list[str]:
+    """Content digests of a run: the records re-serialised canonically (order-free), and its record line
+    hashes (all a submission that withholds its records has), so either kind of copy is recognised."""
+    lines = "l:" + hashlib.sha256("\n".join(sorted(line_hashes)).encode()).hexdigest()
+    if records is None:
+        return [lines]
+    canon = sorted(hashlib.sha256(canonical(r)).hexdigest() for r in records)
+    return ["c:" + hashlib.sha256("\n".join(canon).encode()).hexdigest(), lines]
 
 
 def task_identity_reasons(res: RunResults) -> list[str]:
