@@ -190,3 +190,13 @@ def test_page_works_from_the_file_system(site):
         drv.find_element("css selector", f"#leaderboard th[data-col='{col}'] button").click()
         vals = _nums(_column(drv, col))
         assert vals == sorted(vals, reverse=True) and vals[0] == pytest.approx(0.94)
+
+
+def test_overview_opens_sorted_as_its_header_says(browser):
+    drv, base = browser
+    drv.get(f"{base}/index.html")
+    col = "aggressiveness_rating:pearson_human_rating"
+    assert drv.find_element("css selector", f"#overview th[data-col='{col}']").get_attribute("aria-sort") == "descending"
+    tiers = _column(drv, "tier", "overview")
+    runs = [v for v, t in zip(_column(drv, col, "overview"), tiers) if t != "paper"]
+    assert _nums(runs) == sorted(_nums(runs), reverse=True) and tiers.index("paper") == len(runs)

@@ -85,7 +85,7 @@ def build_overview(boards: list[Board]) -> tuple[list[Column], list[OverviewRow]
             current = entry.rows.get(task)
             if current is None or _better(row, current):
                 entry.rows[task] = row
-    ordered = sorted(rows.values(), key=lambda r: (r.paper, _first_rank(r, columns), r.model.lower()))
+    ordered = sorted(rows.values(), key=lambda r: (r.paper, *_first_rank(r, columns), r.model.lower()))
     return columns, ordered
 
 
@@ -93,11 +93,12 @@ def _better(a: Row, b: Row) -> bool:
     return (a.rank is None, a.rank or 0) < (b.rank is None, b.rank or 0)
 
 
-def _first_rank(row: OverviewRow, columns: list[Column]) -> tuple[int, float]:
-    """Rows with more tasks first, then by the first task's headline."""
-    n = sum(1 for c in columns if c.first_of_task and c.task in row.rows)
-    first = next((row.rows[c.task].cell(c.metric).value for c in columns if c.task in row.rows), None)
-    return (-n, -(first or 0.0))
+def _first_rank(row: OverviewRow, columns: list[Column]) -> tuple[bool, float]:
+    """By the first column, descending (as its header says), rows without a value last."""
+    first = None
+    if columns and columns[0].task in row.rows:
+        first = row.rows[columns[0].task].cell(columns[0].metric).value
+    return (first is None, -(first or 0.0))
 
 
 def model_pages(boards: list[Board]) -> dict[str, dict[str, Any]]:
