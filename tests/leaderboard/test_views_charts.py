@@ -10,7 +10,7 @@ import pytest
 from vbench.leaderboard import charts, views
 from vbench.leaderboard.board import Board, BoardKey, Row, attach_papers
 from vbench.registry import TASKS
-from vbench.tasks.display import Alternative, MetricDisplay, load_display, schwartz_names
+from vbench.tasks.display import Alternative, load_display, schwartz_names
 
 MV = lambda v, lo=None, hi=None: {"value": v, "ci_low": lo, "ci_high": hi, "n": 10}  # noqa: E731
 BUILTIN = ["aggressiveness_rating", "ultimatum_solo", "ultimatum_pair", "value_spectrum", "isq_induction"]
