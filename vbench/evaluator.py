@@ -16,6 +16,7 @@ from typing import Any, Callable
 from vbench.args import parse_kv, redact, validate_args
 from vbench.errors import UsageError
 from vbench.images import ImageStore, default_store, default_store_dir
+from vbench.leaderboard.synthetic import synthetic_reasons
 from vbench.registry import TASKS
 from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
 from vbench.runners.base import Runner
@@ -212,5 +213,6 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
         samples_sha256=_file_sha256(log.path),
         artifacts=artifacts,
     )
+    res.synthetic = synthetic_reasons(res, [s.meta for s in samples])
     write_results(out_dir / "results.json", res)
     return res

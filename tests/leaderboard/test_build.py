@@ -17,7 +17,7 @@ def hostile_dataset(dataset_dir, runs):
     """The honest dataset plus one file per kind of attack; returns (folder, expected reason per file)."""
     ds = dataset_dir
     expected = {}
-    inj = packed(runs["seed0"])
+    inj = packed(runs["seed2"])
     inj["results"]["model"]["model_id"] = inj["results"]["model"]["name"] = INJECTED
     inj["results"]["task"]["dataset"] = "</code><script>window.__pwned = 3</script>"
     write_layout(ds, inj)
@@ -40,6 +40,14 @@ def hostile_dataset(dataset_dir, runs):
     dup = ds / "submissions" / "garbage" / "copy.json"
     shutil.copy(next((ds / "submissions" / "dummy").glob("*.json")), dup)
     expected[dup] = "duplicate of"
+    relabelled = packed(runs["seed1"])
+    relabelled["results"]["model"]["model_id"] = "gpt-5-vision"
+    expected[write_layout(ds, relabelled, "submissions/gpt/aggressiveness_rating__1.0__abcd.json")] = \
+        "relabelled copy of submissions/dummy/"
+    padded = ds / "submissions" / "garbage" / "padded.json"  # same content, other bytes: BOM + indentation
+    original = json.loads(next((ds / "submissions" / "dummy").glob("*.json")).read_text())
+    padded.write_bytes(b"\xef\xbb\xbf" + json.dumps(original, indent=3).encode())
+    expected[padded] = "duplicate of"
     bad_ver = ds / "verifications" / "dummy" / "fake.json"
     bad_ver.parent.mkdir(parents=True)
     bad_ver.write_text(json.dumps({"format": "vbench-verification", "passed": True}))
@@ -48,7 +56,9 @@ def hostile_dataset(dataset_dir, runs):
 
 
 def _build(src, out, *extra):
-    return main(["leaderboard", "build", "--from", str(src), "--out", str(out), "--max-file-mb", "1", *extra])
+    """The fixtures' runs use the dummy backend on synthetic data: shown here (marked) to test the rest."""
+    return main(["leaderboard", "build", "--from", str(src), "--out", str(out), "--max-file-mb", "1",
+                 "--include-synthetic", *extra])
 
 
 def test_build_accepts_honest_rejects_hostile_with_reasons(tmp_path, hostile_dataset):
@@ -72,18 +82,21 @@ def test_boards_group_strictly_and_paper_rows_have_their_own(tmp_path, hostile_d
     index = json.loads((site / "tables" / "index.json").read_text())
     runs_boards = [b for b in index if b["version"] == "1.0"]
     assert sorted(b["rows"] for b in runs_boards) == [1, 3]  # 6-sample subset is not comparable
+    assert all(b["scope"] == "other" and not b["ranked"] for b in runs_boards)  # a local folder: unranked
     paper = {b["task"]: b for b in index if b["version"] == "paper"}
-    assert set(paper) == {"value_spectrum", "aggressiveness_rating"}
+    assert set(paper) == {"value_spectrum", "aggressiveness_rating"}  # no ranked board to sit beside
     vs = json.loads((site / paper["value_spectrum"]["json"]).read_text())
-    assert len(vs["rows"]) == 8 and all(r["tier"] == "paper" for r in vs["rows"])
-    assert "Value-Spectrum" in vs["citation"]
+    assert len(vs["rows"]) == 8 and all(r["tier"] == "paper" and r["rank"] is None for r in vs["rows"])
+    assert "Value-Spectrum" in vs["papers"][0]["citation"]
     gpt = next(r for r in vs["rows"] if r["model"] == "GPT-4o")
-    assert gpt["metrics"]["preference.Self-direction"]["value"] == pytest.approx(0.78)
-    assert gpt["metrics"]["preference.Security"]["value"] == pytest.approx(0.78)
+    assert gpt["metrics"]["preference_p_yes.values.Self-direction.score"]["value"] == pytest.approx(0.78)
+    assert gpt["metrics"]["preference_p_yes.values.Self-direction.score"]["from"] == \
+        "preference.values.Self-direction.score"  # the paper's sampled share, shown under the same column
+    assert gpt["metrics"]["preference_p_yes.values.Security.score"]["value"] == pytest.approx(0.78)
     big = json.loads((site / next(b for b in runs_boards if b["rows"] == 3)["json"]).read_text())
     values = [r["metrics"][big["sorted_by"]]["value"] for r in big["rows"]]
-    assert big["sorted_by"] == "pearson_human_expected_rating" and values == sorted(values, reverse=True)
-    assert all(r["recomputed"] and r["tier"] == "self-reported" for r in big["rows"])
+    assert big["sorted_by"] == "pearson_human_rating" and values == sorted(values, reverse=True)
+    assert all(r["recomputed"] and r["tier"] == "self-reported" and r["rank"] is None for r in big["rows"])
 
 
 def test_untrusted_text_is_escaped_everywhere(tmp_path, hostile_dataset):
@@ -136,23 +149,22 @@ def test_build_from_hub_downloads_only_the_layout(tmp_path, dataset_dir, monkeyp
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     site = tmp_path / "site"
-    assert main(["leaderboard", "build", "--from", "some-org/vbench-results", "--out", str(site)]) == 0
+    assert main(["leaderboard", "build", "--from", "some-org/vbench-results", "--out", str(site),
+                 "--include-synthetic"]) == 0
     assert seen["repo_id"] == "some-org/vbench-results" and seen["repo_type"] == "dataset"
     assert all(p.startswith(("submissions/", "verifications/")) for p in seen["allow_patterns"])
     assert json.loads((site / "report.json").read_text())["accepted"] == 3
 
 
-def test_submitted_intervals_are_replaced_by_recomputed_ones(tmp_path, runs):
+def test_submitted_intervals_must_match_the_recomputed_ones(tmp_path, runs):
     obj = packed(runs["seed0"])
-    true_ci = obj["results"]["metrics"]["mean_expected_rating"]["ci_high"]
     obj["results"]["metrics"]["mean_expected_rating"]["ci_high"] = obj["results"]["metrics"]["mean_expected_rating"]["value"]
     ds = tmp_path / "ds"
     write_layout(ds, obj)
     site = tmp_path / "site"
     assert _build(ds, site, "--no-paper") == 0
-    board = json.loads(next((site / "tables").glob("aggressiveness*.json")).read_text())
-    (row,) = board["rows"]
-    assert row["metrics"]["mean_expected_rating"]["ci_high"] == pytest.approx(true_ci)
+    (item,) = json.loads((site / "report.json").read_text())["rejected"]
+    assert "mean_expected_rating.ci_high: submitted" in item["reasons"][0]
 
 
 def test_symlinked_model_folder_is_not_followed(tmp_path, dataset_dir):

@@ -26,11 +26,13 @@ def test_readme_leaderboard_block_runs(tmp_path, avatars, run_cli):
         proc = run_cli(*cmd[1:], cwd=tmp_path)
         assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stderr[-2000:]}"
     report = json.loads((tmp_path / "site" / "report.json").read_text())
-    assert report["accepted"] == 1 and not report["rejected"]
+    assert report["accepted"] == 1 and not report["rejected"] and len(report["synthetic"]) == 1
     assert (tmp_path / "site" / "index.html").exists()
+    assert [b["scope"] for b in report["boards"] if b["version"] != "paper"] == ["other"]
 
 
 def test_readme_documents_hub_submission_and_hosting():
     section = (ROOT / "README.md").read_text().split("## Leaderboard", 1)[1].split("\n## ", 1)[0]
-    for needle in ("--to vbench-personas/results", "create_pr=True", "hf upload", "http.server", "verify"):
+    for needle in ("--to vbench-personas/results", "create_pr=True", "hf upload", "http.server", "verify",
+                   "--space", "sdk: static", "other dataset", "--include-synthetic", "display.yaml"):
         assert needle in section

@@ -2,31 +2,14 @@
 from __future__ import annotations
 
 import json
-import random
-from pathlib import Path
 
 import pytest
-from PIL import Image
 
+from tests.leaderboard.conftest import PROPOSE, value_split
 from vbench.cli.main import main
-from vbench.leaderboard import views
+from vbench.errors import UsageError
+from vbench.leaderboard.pack import pack_run
 from vbench.registry import TASKS
-
-PROPOSE = "I propose $70 for me and $30 for you. I accept your proposal."
-
-
-def _value_split(folder: Path) -> Path:
-    """A tiny value-labelled screenshot split (imagefolder) in the value_spectrum layout."""
-    folder.mkdir(parents=True)
-    rng, rows = random.Random(0), []
-    for vi, (key, label, _) in enumerate(views.SCHWARTZ):
-        for j in range(2):
-            name = f"{key}_{j}.png"
-            Image.new("RGB", (24, 24), (vi * 20, j * 90, 120)).save(folder / name)
-            rows.append({"file_name": name, "value": label, "keyword": f"kw{j}", "rank": j, "distance": 0.5,
-                         "platform": rng.choice(["tiktok", "youtube"])})
-    (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +19,7 @@ def task_site(avatars, tmp_path_factory):
     root = tmp_path_factory.mktemp("tasks")
     jobs = {"ultimatum_pair": dict(dataset=str(avatars), repeats=1, task_args="images_per_level=1",
                                    model_args=f"reply={PROPOSE}"),
-            "value_spectrum": dict(dataset=str(_value_split(root / "split")))}
+            "value_spectrum": dict(dataset=str(value_split(root / "split")))}
     if "isq_induction" in TASKS:
         from vbench.tasks.isq_induction.synthetic_corpus import build_synthetic_corpus
 
@@ -48,25 +31,32 @@ def task_site(avatars, tmp_path_factory):
             continue
         vbench.evaluate(model="dummy", tasks=[task], output_path=root / "out", cache_dir=root / "cache",
                         show_progress=False, **kwargs)
+        run_dir = root / "out" / "dummy" / task
+        try:
+            pack_run(run_dir / "results.json")
+        except UsageError:  # a task whose metrics() is not yet pure cannot be submitted (see the contract test)
+            continue
+        assert main(["submit", str(run_dir), "--to", str(root / "ds")]) == 0
         ran.append(task)
-    assert main(["submit", str(root / "out"), "--to", str(root / "ds")]) == 0
-    assert main(["leaderboard", "build", "--from", str(root / "ds"), "--out", str(root / "site"), "--no-paper"]) == 0
+    assert main(["leaderboard", "build", "--from", str(root / "ds"), "--out", str(root / "site"), "--no-paper",
+                 "--include-synthetic"]) == 0
     return root / "site", ran
 
 
-@pytest.mark.parametrize("task, chart", [("ultimatum_pair", "kiss-up"), ("value_spectrum", "radar"),
-                                         ("isq_induction", "isq-gain")])
+@pytest.mark.parametrize("task, chart", [("ultimatum_pair", "coefficients"), ("value_spectrum", "radar"),
+                                         ("isq_induction", "curves")])
 def test_each_task_gets_its_board_and_chart(task_site, task, chart):
     site, ran = task_site
     if task not in ran:
-        pytest.skip(f"task {task} is not registered in this checkout")
+        pytest.skip(f"task {task} is not registered here, or its metrics() cannot be recomputed yet")
     report = json.loads((site / "report.json").read_text())
     assert not report["rejected"] and report["accepted"] == len(ran)
     (board,) = [b for b in json.loads((site / "tables" / "index.json").read_text()) if b["task"] == task]
     table = json.loads((site / board["json"]).read_text())
     (row,) = table["rows"]
-    assert row["recomputed"] and table["sorted_by"] in table["columns"]
+    assert row["recomputed"] and table["sorted_by"] in [c["key"] for c in table["columns"]]
     assert row["metrics"][table["sorted_by"]]["value"] is not None
     charts = list((site / "charts").glob(f"{board['board']}-*-{chart}.svg"))
     assert charts, f"no {chart} chart for {task}"
-    assert "<polygon" in charts[0].read_text() or 'class="bar"' in charts[0].read_text()
+    svg = charts[0].read_text()
+    assert "<polygon" in svg or 'class="bar"' in svg or 'class="curve"' in svg

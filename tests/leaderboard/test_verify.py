@@ -21,7 +21,8 @@ def test_honest_submission_is_verified_and_shown_as_such(tmp_path, dataset_dir, 
     ver = json.loads(records[0].read_text())
     assert ver["agreed"] == 5 and ver["model_fingerprint_match"] and len(set(ver["episode_ids"])) == 5
     site = tmp_path / "site"
-    assert main(["leaderboard", "build", "--from", str(dataset_dir), "--out", str(site), "--no-paper"]) == 0
+    assert main(["leaderboard", "build", "--from", str(dataset_dir), "--out", str(site), "--no-paper",
+                 "--include-synthetic"]) == 0
     report = json.loads((site / "report.json").read_text())
     assert report["verified"] == 1 and not report["rejected"]
     tiers = [r["tier"] for f in (site / "tables").glob("aggressiveness*.json") for r in json.loads(f.read_text())["rows"]]
@@ -34,13 +35,15 @@ def test_forged_outputs_pass_static_checks_but_fail_the_rerun(tmp_path, dataset_
         rec["outputs"]["expected_rating"] = float(rec["sample"]["human_rating"])
     path = write_layout(dataset_dir, reseal(forged), "submissions/forged/aggressiveness_rating__1.0__ffff.json")
     site = tmp_path / "site"
-    assert main(["leaderboard", "build", "--from", str(dataset_dir), "--out", str(site), "--no-paper"]) == 0
+    assert main(["leaderboard", "build", "--from", str(dataset_dir), "--out", str(site), "--no-paper",
+                 "--include-synthetic"]) == 0
     assert json.loads((site / "report.json").read_text())["accepted"] == 4  # self-consistent: accepted
     assert _verify(path, tmp_path) == 1
     ver = json.loads(next((dataset_dir / "verifications" / "dummy").glob("*ffff.json")).read_text())
     assert not ver["passed"] and ver["agreed"] == 0
     assert all("expected_rating" in m["reason"] for m in ver["mismatches"])
-    assert main(["leaderboard", "build", "--from", str(dataset_dir), "--out", str(site), "--no-paper"]) == 0
+    assert main(["leaderboard", "build", "--from", str(dataset_dir), "--out", str(site), "--no-paper",
+                 "--include-synthetic"]) == 0
     assert json.loads((site / "report.json").read_text())["verified"] == 0  # failed verifications do not count
 
 

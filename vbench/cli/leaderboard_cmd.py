@@ -29,9 +29,17 @@ def add_parser(sub) -> None:
     lsub = p.add_subparsers(dest="leaderboard_command", required=True, parser_class=type(p))
     b = lsub.add_parser("build", help="check every submission and write tables + a static HTML site",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
-                        epilog="example:\n  vbench leaderboard build --from my-org/vbench-results --out site/")
+                        epilog="examples:\n  vbench leaderboard build --from my-org/vbench-results --out site/\n"
+                               "  vbench leaderboard build --from my-org/vbench-results --space space/   "
+                               "# then: hf upload my-org/leaderboard space/ . --repo-type space")
     b.add_argument("--from", dest="source", required=True, help="results dataset: Hub id ORG/NAME or a local folder")
-    b.add_argument("--out", required=True, help="site folder (created, or replaced if it is an earlier site)")
+    where = b.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="site folder (created, or replaced if it is an earlier site)")
+    where.add_argument("--space", help="like --out, plus the README front matter of a static Hugging Face Space")
+    b.add_argument("--include-synthetic", action="store_true",
+                   help="show runs on synthetic data or random/dummy models (marked); by default they are left out")
+    b.add_argument("--dataset-copy", action="append", default=[], metavar="HUB_ID=PATH",
+                   help="a local copy of a published dataset, used to check fingerprints (default: load it by id)")
     b.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) to build from")
     b.add_argument("--no-paper", action="store_true", help="leave out the papers' published rows")
     b.add_argument("--title", default="vbench leaderboard")
@@ -61,17 +69,29 @@ def add_parser(sub) -> None:
 
 
 def run_build(args) -> int:
+    from vbench.errors import UsageError
     from vbench.leaderboard.build import build
     from vbench.leaderboard.render import check_out_dir
     from vbench.leaderboard.schema import Limits
 
-    out = Path(args.out)
+    out = Path(args.out or args.space)
     check_out_dir(out.expanduser().resolve())
+    copies = {}
+    for item in args.dataset_copy:
+        hub_id, sep, path = item.partition("=")
+        if not sep or not hub_id or not path:
+            raise UsageError(f"--dataset-copy {item!r}: expected HUB_ID=PATH")
+        if not Path(path).expanduser().exists():
+            raise UsageError(f"--dataset-copy {item!r}: no such folder {path}")
+        copies[hub_id] = str(Path(path).expanduser())
     limits = Limits(max_file_bytes=int(args.max_file_mb * 2**20), max_records=max(0, args.max_records))
     report = build(args.source, out, limits, args.workers, not args.no_paper, args.title, args.revision,
-                   args.use_cache)
+                   args.use_cache, args.include_synthetic, copies, space=bool(args.space))
     print(f"{report.accepted} runs accepted ({report.verified} verified), {len(report.rejected)} files rejected, "
+          f"{len(report.synthetic)} synthetic{'' if args.include_synthetic else ' left out'}, "
           f"{len(report.boards)} boards -> {out}/index.html ({report.seconds:.1f}s)")
+    if args.space:
+        print(f"static Space ready: hf upload ORG/SPACE {out} . --repo-type space")
     for item in report.rejected[:20]:
         print(f"  rejected {item['file']}: {'; '.join(item['reasons'])}")
     if len(report.rejected) > 20:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -27,6 +28,8 @@ def run(args) -> int:
     from vbench.errors import UsageError
     from vbench.leaderboard.pack import pack_all
     from vbench.leaderboard.store import destination_for
+    from vbench.leaderboard.synthetic import submission_synthetic_reasons
+    from vbench.results import RunResults
 
     if args.notes is not None and len(args.notes) > 2000:
         raise UsageError("--notes: at most 2000 characters")
@@ -36,7 +39,10 @@ def run(args) -> int:
         packed = pack_all(Path(run_dir), include_samples=not args.no_samples, notes=args.notes)
         files.update(packed)
     for rel, data in sorted(files.items()):
-        print(f"{rel}  ({len(data):,} bytes)")
+        obj = json.loads(data)
+        synthetic = submission_synthetic_reasons(RunResults.model_validate(obj["results"]), obj["samples"])
+        note = f"  synthetic, left off the leaderboard: {'; '.join(synthetic)}" if synthetic else ""
+        print(f"{rel}  ({len(data):,} bytes){note}")
     if args.dry_run:
         print(f"dry run: {len(files)} file(s) checked, nothing sent")
         return 0

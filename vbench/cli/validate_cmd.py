@@ -8,8 +8,9 @@ from pathlib import Path
 
 def add_parser(sub) -> None:
     p = sub.add_parser("validate", help="check results.json / run folders / submission files against the schema",
-                       description="Strict schema, numeric ranges, per-sample hashes and metrics recomputed from the "
-                                   "records (when present). Exit 0 when every file is valid, 1 otherwise.")
+                       description="Strict schema, numeric ranges, a task version and prompt set this vbench knows, "
+                                   "per-sample hashes and metrics recomputed from the records (when present). "
+                                   "Exit 0 when every file is valid, 1 otherwise.")
     p.add_argument("paths", nargs="*", help="results.json, a run folder, or a submission .json")
     p.add_argument("--no-recompute", action="store_true", help="skip recomputing metrics from the records")
     p.add_argument("--print-schema", choices=["results", "submission", "verification"],
@@ -42,6 +43,7 @@ def _check(path: Path, recompute: bool):
 def run(args) -> int:
     from vbench.errors import UsageError
     from vbench.leaderboard import schema
+    from vbench.leaderboard.integrity import published_id
 
     if args.print_schema:
         name = {"results": f"results-{schema.SCHEMA_VERSION}", "submission": f"submission-{schema.FORMAT_VERSION}",
@@ -63,6 +65,10 @@ def run(args) -> int:
             if checked.ok:
                 res = checked.submission.results
                 how = "metrics recomputed" if checked.recomputed else "; ".join(checked.notes) or "metrics not recomputed"
+                if published_id(res.task.dataset) == "":
+                    how += "; dataset not published by vbench: unranked on the leaderboard"
+                if checked.synthetic:
+                    how += "; synthetic (left off the leaderboard): " + "; ".join(checked.synthetic)
                 print(f"valid    {target}  ({res.task.name} v{res.task.version}, {res.model.model_id}, "
                       f"{res.counts.n_episodes} episodes; {how})")
             else:

@@ -16,11 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vbench.leaderboard.board import Board, Row, paper_boards
+from vbench.leaderboard.board import SCOPES, Board, Row, attach_papers
 from vbench.leaderboard.checks import check_submission, pydantic_reason
+from vbench.leaderboard.integrity import PublishedDatasets
 from vbench.leaderboard.schema import InputError, Limits, Verification, display_name, read_strict
 from vbench.leaderboard.store import list_files, open_source
 from vbench.leaderboard.verdicts import VerdictCache, default_cache_path
+from vbench.results import RunResults
 from vbench.version import __version__
 
 PARALLEL_THRESHOLD = 64  # below this, worker start-up costs more than it saves
@@ -33,7 +35,9 @@ class BuildReport:
     verified: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    synthetic: list[dict[str, Any]] = field(default_factory=list)
     boards: list[dict[str, Any]] = field(default_factory=list)
+    include_synthetic: bool = False
     seconds: float = 0.0
     vbench_version: str = __version__
 
@@ -43,6 +47,7 @@ class BuildReport:
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "vbench_version": self.vbench_version, "accepted": self.accepted,
                 "verified": self.verified, "rejected": self.rejected, "notes": self.notes,
+                "synthetic": self.synthetic, "include_synthetic": self.include_synthetic,
                 "boards": self.boards, "seconds": round(self.seconds, 3)}
 
 
@@ -65,7 +70,8 @@ def check_file(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
     if checked.metrics is not None:
         res["metrics"] = checked.metrics  # show what the records give, not what was typed in
     return {"file": rel, "reasons": [], "sha256": sha, "results": res, "notes": checked.notes,
-            "recomputed": checked.recomputed}
+            "recomputed": checked.recomputed, "digests": checked.digests, "synthetic": checked.synthetic,
+            "packed_at": checked.submission.packed_at}
 
 
 def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | None,
@@ -137,17 +143,19 @@ def load_verifications(items: list[tuple[str, Path]], limits: Limits, report: Bu
 
 
 def collect(source: str, limits: Limits, workers: int | None = None, include_paper: bool = True,
-            revision: str | None = None, cache_path: Path | None = None) -> tuple[list[Board], BuildReport]:
+            revision: str | None = None, cache_path: Path | None = None, include_synthetic: bool = False,
+            dataset_copies: dict[str, str] | None = None) -> tuple[list[Board], BuildReport]:
     """Every file checked (or its cached verdict reused when ``cache_path`` is given), grouped into boards."""
     t0 = time.perf_counter()
     root = open_source(source, revision)
-    report = BuildReport(source=display_name(source, 300))
+    report = BuildReport(source=display_name(source, 300), include_synthetic=include_synthetic)
     listing = list_files(root, limits)
     for rel, reason in listing.rejected:
         report.reject(rel, [reason])
     verified = load_verifications(listing.verifications, limits, report)
     boards: dict[Any, Board] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}  # records digest -> (first file, its model)
+    published = PublishedDatasets(dataset_copies)
     cache = VerdictCache(cache_path, limits) if cache_path else None
     try:
         outcomes = check_files(listing.submissions, limits, workers, cache)
@@ -157,12 +165,31 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
     for out in outcomes:
         if out["reasons"]:
             report.reject(out["file"], out["reasons"])
+    accepted = sorted((o for o in outcomes if not o["reasons"]), key=lambda o: (o["packed_at"], o["file"]))
+    for out in accepted:  # the earliest packed copy of a run is the original
+        res = RunResults.model_validate(out["results"])
+        model = res.model.model_id + "".join(f"+{r}={s.model_id}" for r, s in sorted(res.roles.items()))
+        first = next((seen[d] for d in out["digests"] if d in seen), None) or (out["file"], model)
+        for d in out["digests"]:
+            seen.setdefault(d, first)
+        if first[0] != out["file"]:
+            why = (f"duplicate of {first[0]} (same records)" if first[1] == model else
+                   f"relabelled copy of {first[0]}: same records, model {display_name(model, 80)!r} "
+                   f"instead of {display_name(first[1], 80)!r}")
+            report.reject(out["file"], [why])
             continue
-        first = seen.setdefault(out["sha256"], out["file"])
-        if first != out["file"]:
-            report.reject(out["file"], [f"duplicate of {first}"])
+        is_published, reasons = published.check(res)
+        if reasons:
+            report.reject(out["file"], reasons)
             continue
-        row = Row.from_results(out["results"], out["file"], out["sha256"], out["recomputed"], out["notes"])
+        report.accepted += 1
+        if out["synthetic"]:
+            report.synthetic.append({"file": display_name(out["file"], 300),
+                                     "reasons": [display_name(r, 200) for r in out["synthetic"]]})
+            if not include_synthetic:
+                continue
+        row = Row.from_results(out["results"], out["file"], out["sha256"], out["recomputed"], out["notes"],
+                               "published" if is_published else "other", out["synthetic"])
         ver = verified.get(out["sha256"])
         if ver is not None:
             row.tier = "verified"
@@ -170,29 +197,30 @@ def collect(source: str, limits: Limits, workers: int | None = None, include_pap
             report.verified += 1
         if out["notes"]:
             report.notes.append({"file": display_name(out["file"], 300), "notes": row.notes})
-        boards.setdefault(row.key, Board(key=row.key, title=f"{row.key.task} v{row.key.version}")).rows.append(row)
-        report.accepted += 1
-    result = sorted(boards.values(), key=lambda b: (b.key.task, b.key.version, b.key.prompt_set_hash,
-                                                     b.key.dataset_fingerprint))
+        boards.setdefault(row.key, Board(key=row.key)).rows.append(row)
+    result = sorted(boards.values(), key=lambda b: (b.key.task, SCOPES.index(b.key.scope), -len(b.rows), b.key))
     if include_paper:
-        result += paper_boards()
+        result = attach_papers(result)
     for board in result:
-        board.finalize(max_columns=40)
+        board.finalize()
         report.boards.append({"board": board.board_id, "task": board.key.task, "version": board.key.version,
+                              "scope": board.key.scope, "ranked": board.ranked,
                               "prompt_set_hash": board.key.prompt_set_hash,
-                              "dataset_fingerprint": board.key.dataset_fingerprint, "rows": len(board.rows)})
+                              "dataset_fingerprint": board.key.dataset_fingerprint,
+                              "choice_scoring": board.key.choice_scoring, "rows": len(board.rows)})
     report.seconds = time.perf_counter() - t0
     return result, report
 
 
 def build(source: str, out: Path, limits: Limits | None = None, workers: int | None = None,
           include_paper: bool = True, title: str = "vbench leaderboard", revision: str | None = None,
-          use_cache: bool = True) -> BuildReport:
+          use_cache: bool = True, include_synthetic: bool = False, dataset_copies: dict[str, str] | None = None,
+          space: bool = False) -> BuildReport:
     from vbench.leaderboard.render import write_site
 
     t0 = time.perf_counter()
     boards, report = collect(source, limits or Limits(), workers, include_paper, revision,
-                             default_cache_path() if use_cache else None)
-    write_site(boards, report, out, title)
+                             default_cache_path() if use_cache else None, include_synthetic, dataset_copies)
+    write_site(boards, report, out, title, space=space)
     report.seconds = time.perf_counter() - t0
     return report

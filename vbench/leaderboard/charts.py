@@ -1,4 +1,4 @@
-"""Small static SVG charts (radar and bars with CI whiskers) built with ElementTree.
+"""Small static SVG charts (radar, bars and grouped bars with CI whiskers, curves) built with ElementTree.
 
 ElementTree escapes every label, so untrusted names cannot break out of the SVG; the files are shown
 through ``<img>``, where SVG cannot run scripts at all. No plotting process per chart: a 2,000-run
@@ -93,4 +93,97 @@ def bars(points: Sequence[Point], title: str, domain: tuple[float, float] | None
             yc = y + row_h / 2
             ET.SubElement(root, "line", {"x1": f"{x(p.lo):.1f}", "y1": f"{yc:.1f}", "x2": f"{x(p.hi):.1f}",
                                          "y2": f"{yc:.1f}", "stroke": "#222", "stroke-width": "1.5"})
+    return _serialise(root)
+
+
+def _legend(root: ET.Element, names: Sequence[str], x: float, y: float) -> None:
+    for i, name in enumerate(names):
+        ET.SubElement(root, "rect", {"x": f"{x:.1f}", "y": f"{y - 9:.1f}", "width": "10", "height": "10",
+                                     "fill": PALETTE[i % len(PALETTE)]})
+        label = name if len(name) <= 28 else name[:27] + "…"
+        _text(root, x + 14, y, label)
+        x += 24 + 6.5 * len(label)
+
+
+def grouped_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Point | None]]], title: str,
+                 domain: tuple[float, float] | None = None, width: int = 560, paper: Sequence[bool] = ()) -> str:
+    """Horizontal bars from zero with 95% CI whiskers: one block per group, one bar per series.
+
+    ``paper[i]`` marks group ``i`` as published numbers (drawn hatched-light, labelled "(paper)").
+    """
+    bar_h, gap, left, right, top = 12, 8, 170, 20, 48
+    n_series = max(1, len(series))
+    block = bar_h * n_series + gap
+    height = top + block * max(1, len(groups)) + 30
+    root = _svg(width, height, title)
+    _text(root, width / 2, 16, title[:90], "middle", **{"font-weight": "bold"})
+    if len(series) > 1:
+        _legend(root, [name for name, _ in series], left, 36)
+    nums = [v for _, pts in series for p in pts if p is not None for v in (p.value, p.lo, p.hi) if v is not None]
+    lo, hi = domain or (min(nums + [0.0]), max(nums + [0.0]))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1, hi + 1
+    span = width - left - right
+
+    def x(v: float) -> float:
+        return left + (min(hi, max(lo, v)) - lo) / (hi - lo) * span
+
+    ET.SubElement(root, "line", {"x1": f"{x(0):.1f}", "y1": str(top - 4), "x2": f"{x(0):.1f}",
+                                 "y2": f"{height - 24}", "stroke": "#888"})
+    for tick in (lo, (lo + hi) / 2, hi):
+        tick = 0.0 if abs(tick) < (hi - lo) * 1e-6 else tick
+        _text(root, x(tick), height - 8, f"{tick:.3g}", "middle", fill="#555")
+    for g, group in enumerate(groups):
+        y0 = top + g * block
+        is_paper = g < len(paper) and paper[g]
+        label = group if len(group) <= 26 else group[:25] + "…"
+        _text(root, left - 6, y0 + block / 2, label + (" (paper)" if is_paper else ""), "end",
+              **({"fill": "#8a6d1f"} if is_paper else {}))
+        for s, (_, pts) in enumerate(series):
+            p = pts[g] if g < len(pts) else None
+            if p is None:
+                continue
+            y = y0 + s * bar_h
+            x0, x1 = sorted((x(0), x(p.value)))
+            ET.SubElement(root, "rect", {"x": f"{x0:.1f}", "y": f"{y + 1}", "width": f"{max(1.0, x1 - x0):.1f}",
+                                         "height": str(bar_h - 2), "fill": PALETTE[s % len(PALETTE)],
+                                         "fill-opacity": "0.45" if is_paper else "1", "class": "bar"})
+            if p.lo is not None and p.hi is not None:
+                yc = y + bar_h / 2
+                ET.SubElement(root, "line", {"x1": f"{x(p.lo):.1f}", "y1": f"{yc:.1f}", "x2": f"{x(p.hi):.1f}",
+                                             "y2": f"{yc:.1f}", "stroke": "#222", "stroke-width": "1.5",
+                                             "class": "ci"})
+    return _serialise(root)
+
+
+def curves(x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], title: str,
+           domain: tuple[float, float] = (0.0, 1.0), width: int = 360, height: int = 240) -> str:
+    """One line per series over ordered x positions (persona-induction curves)."""
+    left, right, top, bottom = 44, 16, 44, 30
+    root = _svg(width, height, title)
+    _text(root, width / 2, 16, title[:60], "middle", **{"font-weight": "bold"})
+    _legend(root, [name for name, _ in series], left, 34)
+    lo, hi = domain
+    n = max(2, len(x_labels))
+
+    def px(i: int) -> float:
+        return left + i * (width - left - right) / (n - 1)
+
+    def py(v: float) -> float:
+        return top + (1 - (min(hi, max(lo, v)) - lo) / (hi - lo)) * (height - top - bottom)
+
+    for tick in (lo, (lo + hi) / 2, hi):
+        ET.SubElement(root, "line", {"x1": str(left), "x2": str(width - right), "y1": f"{py(tick):.1f}",
+                                     "y2": f"{py(tick):.1f}", "stroke": "#eee"})
+        _text(root, left - 4, py(tick) + 4, f"{tick:.2g}", "end", fill="#555")
+    for i, label in enumerate(x_labels):
+        _text(root, px(i), height - 10, label, "middle", fill="#555")
+    for s, (_, values) in enumerate(series):
+        pts = [(px(i), py(v)) for i, v in enumerate(values) if v is not None]
+        color = PALETTE[s % len(PALETTE)]
+        if len(pts) > 1:
+            ET.SubElement(root, "polyline", {"points": " ".join(f"{a:.1f},{b:.1f}" for a, b in pts), "fill": "none",
+                                             "stroke": color, "stroke-width": "2", "class": "curve"})
+        for a, b in pts:
+            ET.SubElement(root, "circle", {"cx": f"{a:.1f}", "cy": f"{b:.1f}", "r": "3", "fill": color})
     return _serialise(root)

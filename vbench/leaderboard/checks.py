@@ -1,8 +1,9 @@
 """Every check a submission must pass before it reaches a table.
 
-Order: strict schema → names and numeric ranges → per-sample integrity (line hashes, the run's
+Order: strict schema → names and numeric ranges → task identity (known task version, the prompt set
+its options give: vbench.leaderboard.integrity) → per-sample integrity (line hashes, the run's
 samples_sha256, counts) → metrics recomputed by the task's own ``metrics()`` from the records and
-compared with the submitted block. Each failure becomes one human-readable reason.
+compared with the submitted block, key by key. Each failure becomes one human-readable reason.
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class Checked:
     submission: Submission | None = None
     recomputed: bool = False
     metrics: dict[str, Any] | None = None  # the recomputed block: what the leaderboard shows
+    digests: list[str] = field(default_factory=list)  # the records' content digests (duplicates, relabels)
+    synthetic: list[str] = field(default_factory=list)  # why the run says nothing about a real model
 
     @property
     def ok(self) -> bool:
@@ -211,20 +214,26 @@ def sample_reasons(sub: Submission, limits: Limits) -> tuple[list[str], list[Any
 
 
 def diff(submitted: Any, recomputed: Any, path: str = "", out: list[str] | None = None) -> list[str]:
-    """Paths where the submitted metrics disagree with the recomputed ones.
+    """Paths where the submitted metrics disagree with the recomputed ones (the first few).
 
-    Floats count as equal within REL_TOL/ABS_TOL. Bootstrap interval bounds (``ci_low``/``ci_high``)
-    and keys only one side has are not compared: the leaderboard shows the recomputed block, so
-    they cannot mislead, and a newer vbench may resample differently or report more.
+    Everything is compared, intervals included (bootstraps use a fixed seed, so a pure ``metrics()``
+    gives the same bounds): floats within REL_TOL/ABS_TOL, and a key only one side has is a difference.
     """
     out = [] if out is None else out
     if len(out) >= 5:
         return out
     where = path or "(metrics)"
     if isinstance(submitted, dict) and isinstance(recomputed, dict):
-        for k in submitted.keys() & recomputed.keys():
-            if k not in ("ci_low", "ci_high"):
-                diff(submitted[k], recomputed[k], f"{path}.{k}" if path else str(k), out)
+        for k in sorted(submitted.keys() | recomputed.keys(), key=str):
+            sub_path = f"{path}.{k}" if path else str(k)
+            if k not in recomputed:
+                out.append(f"{sub_path}: submitted but not recomputed")
+            elif k not in submitted:
+                out.append(f"{sub_path}: recomputed but missing from the submission")
+            else:
+                diff(submitted[k], recomputed[k], sub_path, out)
+            if len(out) >= 5:
+                break
     elif isinstance(submitted, list) and isinstance(recomputed, list):
         if len(submitted) != len(recomputed):
             out.append(f"{where}: lengths differ")
@@ -259,27 +268,20 @@ def build_task_for(res: RunResults, store=None, dataset: str | None = None, mode
                                     seed=res.run.seed, skip_bad_samples=bool(res.skipped_samples), models=models))
 
 
-def recompute_reasons(res: RunResults, records: list[Any]) -> tuple[list[str], list[str], dict[str, Any] | None]:
-    """(reasons, notes, recomputed block): the task's own metrics() over the ok records vs the submitted one."""
-    from vbench.registry import TASKS
-
-    if res.task.name not in TASKS:
-        return [f"unknown task {res.task.name!r} (not registered in this vbench)"], [], None
-    cls = TASKS.get(TASKS.resolve(res.task.name))
-    if cls.version != res.task.version:
-        return [], [f"task version {res.task.version} differs from this vbench's {cls.version}: metrics not recomputed"], None
+def recompute_reasons(res: RunResults, records: list[Any]) -> tuple[list[str], dict[str, Any] | None]:
+    """(reasons, recomputed block): the task's own metrics() over the ok records vs the submitted one."""
     try:
         task = build_task_for(res)
     except ValidationError as exc:
-        return [pydantic_reason(exc, "task.options")], [], None
+        return [pydantic_reason(exc, "task.options")], None
     try:
         recomputed = json.loads(json.dumps(task.metrics([r for r in records if r.status == "ok"]), default=_jsonable))
     except Exception as exc:  # hostile records can make any task code raise
-        return [f"metrics could not be recomputed from the records ({type(exc).__name__}: {str(exc)[:120]})"], [], None
+        return [f"metrics could not be recomputed from the records ({type(exc).__name__}: {str(exc)[:120]})"], None
     differences = diff(res.metrics, recomputed)
     if differences:
-        return ["metrics disagree with the records: " + "; ".join(differences)], [], recomputed
-    return [], [], recomputed
+        return ["metrics disagree with the records: " + "; ".join(differences)], recomputed
+    return [], recomputed
 
 
 def _jsonable(obj: Any) -> Any:
@@ -292,6 +294,9 @@ def _jsonable(obj: Any) -> Any:
 
 def check_submission(obj: Any, limits: Limits, recompute: bool = True) -> Checked:
     """All checks on a parsed submission object; never raises for bad content."""
+    from vbench.leaderboard.integrity import records_digests, task_identity_reasons
+    from vbench.leaderboard.synthetic import submission_synthetic_reasons
+
     sub, reasons = parse_submission(obj)
     out = Checked(reasons=reasons, submission=sub)
     if sub is None:
@@ -299,21 +304,21 @@ def check_submission(obj: Any, limits: Limits, recompute: bool = True) -> Checke
     out.reasons += range_reasons(sub.results, limits)
     if out.reasons:
         return out
+    out.reasons += task_identity_reasons(sub.results)
+    if out.reasons:
+        return out
     s_reasons, records = sample_reasons(sub, limits)
     out.reasons += s_reasons
     if out.reasons:
         return out
+    out.digests = records_digests(sub.samples, [h.sha256 for h in sub.sample_hashes])
+    out.synthetic = submission_synthetic_reasons(sub.results, sub.samples)
     if records is None:
-        out.notes.append("records withheld: metrics not recomputed")
-        from vbench.registry import TASKS
-
-        if sub.results.task.name not in TASKS:
-            out.reasons.append(f"unknown task {sub.results.task.name!r} (not registered in this vbench)")
+        out.notes.append("records withheld: metrics not recomputed (shown unranked)")
         return out
     if recompute:
-        r, notes, block = recompute_reasons(sub.results, records)
+        r, block = recompute_reasons(sub.results, records)
         out.reasons += r
-        out.notes += notes
         out.recomputed = block is not None and not r
         out.metrics = block if out.recomputed else None
     return out

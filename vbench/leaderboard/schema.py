@@ -109,6 +109,10 @@ def loads_strict(raw: bytes | str, limits: Limits) -> Any:
     """Parse JSON refusing duplicate keys, excessive nesting and oversize input."""
     if len(raw) > limits.max_file_bytes:
         raise InputError(f"file is {len(raw):,} bytes, over the {limits.max_file_bytes:,}-byte limit")
+    if isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark is an encoding detail, not content
+    elif isinstance(raw, str):
+        raw = raw.removeprefix("\ufeff")
     try:
         obj = json.loads(raw, object_pairs_hook=_unique_keys)
     except InputError:

@@ -47,7 +47,11 @@ class Listing:
 
 
 def list_files(root: Path, limits: Limits) -> Listing:
-    """Every ``<kind>/<model>/<file>.json`` under root; symlinks and excess files are rejected by name."""
+    """Every ``<kind>/<model>/<file>.json`` under root; anything else there is listed with a reason.
+
+    Symbolic links are never followed; a JSON file too shallow or too deep, or a folder that cannot be
+    read, is reported by path (never silently skipped).
+    """
     out = Listing()
     count = 0
     for kind, bucket in ((SUBMISSIONS, out.submissions), (VERIFICATIONS, out.verifications)):
@@ -57,26 +61,57 @@ def list_files(root: Path, limits: Limits) -> Listing:
             continue
         if not top.is_dir():
             continue
-        for model_dir in sorted(top.iterdir()):
-            rel_dir = f"{kind}/{model_dir.name}"
-            if model_dir.is_symlink():
-                out.rejected.append((rel_dir, "symbolic link: not followed"))
+        for rel, path, depth, error in _walk(top, kind):
+            if error:
+                out.rejected.append((rel, error))
                 continue
-            if not model_dir.is_dir():
+            if depth != 2:
+                out.rejected.append((rel, f"not at {kind}/<model>/<file>.json (found {depth - 1} folder(s) deep): "
+                                          "not read"))
                 continue
-            for path in sorted(model_dir.iterdir()):
-                rel = f"{rel_dir}/{path.name}"
-                if not path.name.endswith(".json") or path.name.startswith("."):
-                    continue
-                if path.is_symlink():
-                    out.rejected.append((rel, "symbolic link: not followed"))
-                    continue
-                count += 1
-                if count > limits.max_files:
-                    out.rejected.append((rel, f"more than {limits.max_files:,} files: the rest are not read"))
-                    return out
-                bucket.append((rel, path))
+            count += 1
+            if count > limits.max_files:
+                out.rejected.append((rel, f"more than {limits.max_files:,} files: the rest are not read"))
+                return out
+            bucket.append((rel, path))
     return out
+
+
+def _walk(top: Path, prefix: str, max_depth: int = 6):
+    """(rel, path, depth, error) for each JSON file or problem under ``top``, sorted, links not followed."""
+    stack = [(top, prefix, 1)]
+    while stack:
+        folder, rel_dir, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield rel_dir, folder, depth, f"cannot be read ({exc.strerror or type(exc).__name__})"
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}"
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                if entry.name.endswith(".json") or depth == 1:
+                    yield rel, Path(entry.path), depth, "symbolic link: not followed"
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError as exc:
+                yield rel, Path(entry.path), depth, f"cannot be read ({exc.strerror or type(exc).__name__})"
+                continue
+            if is_dir:
+                if depth >= max_depth:
+                    yield rel, Path(entry.path), depth + 1, f"nested more than {max_depth} folders deep: not read"
+                else:
+                    subdirs.append((Path(entry.path), rel, depth + 1))
+            elif entry.name.endswith(".json"):
+                if not os.access(entry.path, os.R_OK):
+                    yield rel, Path(entry.path), depth, "cannot be read (permission denied)"
+                else:
+                    yield rel, Path(entry.path), depth, None
+        stack.extend(reversed(subdirs))
 
 
 def open_source(spec: str, revision: str | None = None) -> Path:

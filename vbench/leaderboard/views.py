@@ -1,37 +1,17 @@
-"""What the leaderboard reads out of a metrics block, tolerant of any task's shape.
+"""What the leaderboard reads out of a metrics block: the columns a task declares (vbench.tasks.display).
 
-Tasks write their own metric keys, so nothing here assumes more than the shared conventions: a metric
-is a ``MetricValue`` dict (``value``, ``ci_low``, ``ci_high``, ``n``) or a number, OLS blocks are
-``{"coef": {name: {"b", "ci_low", "ci_high"}}}`` (vbench.analysis.stats.ols), and Schwartz values are
-recognised by name or the paper's abbreviations wherever they are keys.
+A metric is a ``MetricValue`` dict (``value``, ``ci_low``, ``ci_high``, ``n``), an OLS coefficient
+(``{"b", "ci_low", "ci_high"}`` inside ``block.coef``) or a bare number. Nothing here knows a task:
+a task without a ``display.yaml`` gets its own summary rows (``Task.summary_rows``) as columns.
 """
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Iterable, NamedTuple
 
-SCHWARTZ: tuple[tuple[str, str, str], ...] = (
-    ("self_direction", "Self-direction", "SD"), ("universalism", "Universalism", "UNI"),
-    ("benevolence", "Benevolence", "BEN"), ("stimulation", "Stimulation", "STI"), ("power", "Power", "POW"),
-    ("achievement", "Achievement", "ACH"), ("hedonism", "Hedonism", "HED"), ("conformity", "Conformity", "CON"),
-    ("tradition", "Tradition", "TRA"), ("security", "Security", "SEC"),
-)
-VALUE_LABELS = {key: label for key, label, _ in SCHWARTZ}
-HEADLINES: dict[str, tuple[str, ...]] = {  # default sort column where the task's first summary row is not it
-    "aggressiveness_rating": ("pearson_human_expected_rating", "pearson_human_rating"),
-    "value_spectrum": ("mean_preference", "preference_p_yes (all)", "preference (all)"),
-    "isq_induction": ("isq I_avg", "by_strategy.isq.I_avg"),
-}
+from vbench.tasks.display import Alternative, MetricDisplay, TaskDisplay, expand, load_display
+
 MAX_DEPTH = 4
-SKIP_KEYS = {"extra", "n", "ranking", "design", "dropped"}  # details, not columns
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z]", "", str(text).lower())
-
-
-_VALUE_ALIASES = {_norm(x): key for key, label, abbr in SCHWARTZ for x in (key, label, abbr)}
 
 
 class Point(NamedTuple):
@@ -39,6 +19,15 @@ class Point(NamedTuple):
     value: float
     lo: float | None = None
     hi: float | None = None
+
+
+class Cell(NamedTuple):
+    value: float | None
+    lo: float | None
+    hi: float | None
+    n: int | None
+    key: str | None  # the key the value came from (None: absent)
+    label: str
 
 
 def _num(x: Any) -> float | None:
@@ -63,12 +52,60 @@ def interval(v: Any) -> tuple[float | None, float | None]:
     return (_num(v.get("ci_low")), _num(v.get("ci_high"))) if isinstance(v, dict) else (None, None)
 
 
-def _is_ols(v: Any) -> bool:
-    return isinstance(v, dict) and isinstance(v.get("coef"), dict)
+def lookup(metrics: Any, path: str) -> Any:
+    """The leaf at a dotted path (None when any step is missing)."""
+    obj = metrics
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
 
 
-def walk(metrics: Any, depth: int = MAX_DEPTH) -> Iterable[tuple[str, Any]]:
-    """(dotted path, leaf) for every MetricValue, number and OLS coefficient, depth-limited."""
+def resolve(metrics: dict[str, Any], candidates: Iterable[Alternative]) -> Cell:
+    """The first candidate key holding a number."""
+    first_label = ""
+    for alt in candidates:
+        first_label = first_label or alt.label
+        leaf = lookup(metrics, alt.key)
+        value = scalar(leaf)
+        if value is not None:
+            n = leaf.get("n") if isinstance(leaf, dict) else None
+            return Cell(value, *interval(leaf), n if isinstance(n, int) and not isinstance(n, bool) else None,
+                        alt.key, alt.label)
+    return Cell(None, None, None, None, None, first_label)
+
+
+def display_for(task: str) -> TaskDisplay | None:
+    try:
+        return load_display(task)
+    except Exception:  # a broken declaration must not break the build: the generic view is used
+        return None
+
+
+def generic_columns(task: str, metrics: dict[str, Any]) -> list[MetricDisplay]:
+    """A task with no display declaration: its own summary rows, labelled as it labels them."""
+    from vbench.registry import TASKS
+
+    rows: list[tuple[str, Any]] = []
+    if task in TASKS:
+        try:
+            rows = [(str(k), v) for k, v in TASKS.get(TASKS.resolve(task)).summary_rows(metrics)]
+        except Exception:  # a task's display hook must not break the build
+            rows = []
+    paths = {id(leaf): path for path, leaf in walk(metrics)}
+    cols = []
+    for label, leaf in rows:
+        path = paths.get(id(leaf))
+        if path is not None and scalar(leaf) is not None:
+            cols.append(MetricDisplay(key=path, label=label[:60], direction="none"))
+    if not cols:
+        cols = [MetricDisplay(key=p, label=p[-60:], direction="none") for p, leaf in walk(metrics)[:12]]
+    return cols
+
+
+def walk(metrics: Any, depth: int = MAX_DEPTH) -> list[tuple[str, Any]]:
+    """(dotted path, leaf) for every MetricValue, float and OLS coefficient, depth-limited."""
     stack: list[tuple[str, Any, int]] = [("", metrics, 0)]
     out: list[tuple[str, Any]] = []
     while stack:
@@ -80,119 +117,44 @@ def walk(metrics: Any, depth: int = MAX_DEPTH) -> Iterable[tuple[str, Any]]:
         if path and "value" in obj:
             out.append((path, obj))
             continue
-        if _is_ols(obj):
-            out.extend((f"{path}.{name}", c) for name, c in obj["coef"].items()
+        if isinstance(obj.get("coef"), dict):
+            out.extend((f"{path}.coef.{name}", c) for name, c in obj["coef"].items()
                        if name != "const" and isinstance(c, dict) and "b" in c)
             continue
         if d >= depth:
             continue
-        for k, v in obj.items():
-            key = str(k)
-            if key in SKIP_KEYS or key.startswith("n_") or "distribution" in key or "keyword" in key:
-                continue
-            stack.append((f"{path}.{key}" if path else key, v, d + 1))
+        stack.extend((f"{path}.{k}" if path else str(k), v, d + 1) for k, v in obj.items()
+                     if str(k) != "extra" and not str(k).startswith("n_"))
     return out
 
 
-def columns(metrics: dict[str, Any], summary: Iterable[tuple[str, Any]] = ()) -> dict[str, Any]:
-    """Ordered {column: leaf}: the task's own summary rows (its labels) first, then every other leaf."""
-    from vbench.leaderboard.schema import display_name
-
-    ordered: dict[str, Any] = {}
-    for label, leaf in summary:
-        if scalar(leaf) is not None or (isinstance(leaf, dict) and "value" in leaf):
-            ordered.setdefault(display_name(label, 100), leaf)
-    seen = {id(v) for v in ordered.values()}
-    for path, leaf in walk(metrics):
-        if id(leaf) not in seen:
-            ordered.setdefault(display_name(path, 100), leaf)
-    return ordered
-
-
-def value_profile(metrics: Any) -> dict[str, float] | None:
-    """Scores per Schwartz value from the first dict keyed by ≥ 6 of the 10 values (scaled to [0, 1])."""
-    stack: list[tuple[Any, int, str]] = [(metrics, 0, "")]
-    candidates: list[tuple[int, dict[str, float]]] = []
-    while stack:
-        obj, d, key = stack.pop(0)
-        if not isinstance(obj, dict) or d > MAX_DEPTH:
-            continue
-        found = {}
-        for k, v in obj.items():
-            canon = _VALUE_ALIASES.get(_norm(k))
-            score = _value_score(v)
-            if canon and score is not None:
-                found[canon] = score
-        if len(found) >= 6:
-            k = key.lower()
-            rank = 2 if any(w in k for w in ("std", "rank", "diff", "delta", "count", "abundance")) else \
-                0 if any(w in k for w in ("pref", "score", "mean", "yes", "value")) else 1
-            candidates.append((rank, found))
-        stack.extend((v, d + 1, str(k)) for k, v in obj.items() if isinstance(v, dict) and k != "extra")
-    if not candidates:
-        return None
-    found = min(candidates, key=lambda c: c[0])[1]
-    scale = 100.0 if max(found.values()) > 1.0 else 1.0
-    return {key: found[key] / scale for key, _, _ in SCHWARTZ if key in found}
-
-
-def _value_score(v: Any) -> float | None:
-    """A value's score: a number, a MetricValue, or a per-value block holding one (score/mean/preference)."""
-    direct = scalar(v)
-    if direct is not None or not isinstance(v, dict):
-        return direct
-    for key in ("score", "mean", "preference", "p_yes"):
-        if key in v and scalar(v[key]) is not None:
-            return scalar(v[key])
-    return None
-
-
-def human_correlation(metrics: dict[str, Any]) -> Point | None:
-    keys = [k for k in ("pearson_human_expected_rating", "pearson_human_rating") if k in metrics]
-    keys += [k for k in metrics if str(k).startswith("pearson_human") and k not in keys]
-    for k in keys:
-        v = scalar(metrics[k])
-        if v is not None:
-            return Point(k, v, *interval(metrics[k]))
-    return None
-
-
-_KISS_WORDS = ("aggress", "own", "opponent", "self", "other", "level")
-
-
-def kiss_up_coefficients(task: str, metrics: dict[str, Any]) -> list[Point]:
-    """"Kiss up, kick down": a block the task names so, else offer-on-aggressiveness OLS coefficients."""
-    named = [Point(path.split(".", 1)[-1], scalar(leaf), *interval(leaf)) for path, leaf in walk(metrics)
-             if "kiss" in path.lower() and scalar(leaf) is not None]
-    if named:
-        return named[:12]
+def chart_points(metrics: dict[str, Any], keys: list[Alternative]) -> list[Point]:
+    """One point per declared key that holds a number (templates expanded over the Schwartz values)."""
     points = []
-    for path, leaf in walk(metrics):
-        block, _, coef = path.rpartition(".")
-        if not (isinstance(leaf, dict) and "b" in leaf and "value" not in leaf):
-            continue
-        is_offer = "offer" in block.lower() or task.startswith("ultimatum")
-        if is_offer and any(w in coef.lower() for w in _KISS_WORDS) and _num(leaf.get("b")) is not None:
-            points.append(Point(path, float(leaf["b"]), *interval(leaf)))
-    return points[:12]
+    for alt in keys:
+        for col in expand(MetricDisplay(key=alt.key, label=alt.label)):
+            cell = resolve(metrics, col.candidates())
+            if cell.value is not None:
+                points.append(Point(col.label, cell.value, cell.lo, cell.hi))
+    return points
 
 
-def isq_gains(leaves: dict[str, Any]) -> list[Point]:
-    """Every I_avg in a row's columns (per strategy × platform or overall), then any other gain."""
-    leaves = [(label, leaf) for label, leaf in leaves.items() if scalar(leaf) is not None]
-    points = [Point(p, scalar(v), *interval(v)) for p, v in leaves if "i_avg" in p.lower()]
-    points += [Point(p, scalar(v), *interval(v)) for p, v in leaves if "gain" in p.lower() and "i_avg" not in p.lower()]
-    return points[:24]
+def first_profile(metrics: dict[str, Any], keys: list[Alternative]) -> list[Point]:
+    """The first key template (in declaration order) that gives values: radar and per-value bars."""
+    for alt in keys:
+        points = chart_points(metrics, [alt])
+        if len(points) >= 3:
+            return points
+    return []
 
 
-def headline(task: str, available: Iterable[str]) -> str | None:
-    """The column a board is sorted by (descending) when it opens: a known headline, else the first."""
-    available = list(available)
-    for key in HEADLINES.get(task, ()):
-        if key in available:
-            return key
-    for word in ("i_avg", "gain"):
-        for key in available:
-            if word in key.lower():
-                return key
-    return available[0] if available else None
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    if value is None:
+        return ""
+    try:
+        text = format(value, spec)
+    except ValueError:
+        text = f"{value:.3f}"
+    if text.lstrip("+-").strip("0.%") == "":  # -0.00 / +0.00: a zero has no sign
+        text = text.lstrip("+-")
+    return text

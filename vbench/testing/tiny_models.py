@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+SYNTHETIC = "random-weight tiny model built by vbench.testing (its answers are noise)"
 _WORDS = ("the a an image picture photo of person character yes no answer rate aggressive hostile "
           "one two three four five six seven 1 2 3 4 5 6 7 I you we propose accept reject split for me "
           "and $ 50 70 30 interesting content scroll video value round game money offer").split()
@@ -69,6 +70,7 @@ def build_tiny_llava(out: str | Path, seed: int = 0, hidden: int = 64, layers: i
     model = LlavaForConditionalGeneration(cfg).eval()
     model.generation_config.pad_token_id = ids["<pad>"]
     model.generation_config.eos_token_id = ids["</s>"]
+    model.config.vbench_synthetic = SYNTHETIC
     model.save_pretrained(out)
     proc.save_pretrained(out)
     return out
@@ -102,6 +104,7 @@ def build_tiny_qwen2vl(out: str | Path, seed: int = 0) -> Path:
     model = Qwen2VLForConditionalGeneration(cfg).eval()
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.config.vbench_synthetic = SYNTHETIC
     model.save_pretrained(out)
     try:
         from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor

@@ -1,6 +1,6 @@
 /* Sortable tables: click a column header to sort (numbers descending first, text ascending first).
    Cells carry their sort key in data-v; empty values always sort last. No data is read from the page
-   except those attributes, and nothing is written back but row order, rank numbers and aria-sort. */
+   except those attributes, and nothing is written back but row order and aria-sort. */
 (function () {
   "use strict";
 
@@ -16,7 +16,7 @@
   }
 
   function sortTable(table, idx, dir) {
-    var head = table.tHead.rows[0];
+    var head = headRow(table);
     var th = head.cells[idx];
     var numeric = th.getAttribute("data-type") === "num";
     var body = table.tBodies[0];
@@ -33,8 +33,6 @@
     });
     var frag = document.createDocumentFragment();
     keyed.forEach(function (x, n) {
-      var rank = x.r.querySelector("td.rank");
-      if (rank) { rank.textContent = String(n + 1); }
       frag.appendChild(x.r);
     });
     body.appendChild(frag);
@@ -42,8 +40,12 @@
     th.setAttribute("aria-sort", dir);
   }
 
+  function headRow(table) {
+    return table.tHead.rows[table.tHead.rows.length - 1];  /* the row above it only groups columns */
+  }
+
   function setup(table) {
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, idx) {
+    Array.prototype.forEach.call(headRow(table).cells, function (th, idx) {
       if (th.classList.contains("nosort")) { return; }
       th.addEventListener("click", function () {
         var cur = th.getAttribute("aria-sort");
