@@ -1,22 +1,24 @@
 """Round outcomes from turn text: the proposer's own share and the responder's accept/reject.
 
-Default: a deterministic parser (``RULES``) for the forms models actually write — "$70 for me and $30
-for you", "a 70-30 split", "I'll take 70, you get 30", "you receive $40" (⇒ own 60), percentages,
-number words, even splits — and for responders accept/reject with negation ("I cannot accept"), where a
-counter-proposal counts as a rejection with a flag (as the release scored it). Option: the paper's
-LLM-judge prompts (``judge_requests`` + ``parse_judge_*``), sent through any runner.
+Default: the deterministic rules (``RULES``; ``offers.parse_offer`` and ``responses.parse_response``
+over text prepared by ``turntext``), scored against the hand-labelled turns in
+tests/ultimatum/data/. A counter-proposal counts as a rejection with a flag, as the release scored it.
+Option: the paper's LLM-judge prompts (``judge_requests`` + ``parse_judge_*``), sent through any runner.
+This module also applies the rules to whole games, keeping given labels on request.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from vbench.tasks.ultimatum.offers import OfferParse, parse_offer
 from vbench.tasks.ultimatum.responses import ResponseParse, parse_response
+from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome, Transcript
 from vbench.tasks.ultimatum.turntext import normalise
 from vbench.types import GenParams, Message, Request
 
-RULES = "rules/1"
+RULES = "rules/2"
+__all__ = ["RULES", "OfferParse", "ResponseParse", "judge_requests", "normalise", "parse_judge_acceptance",
+           "parse_judge_offer", "parse_offer", "parse_response", "rule_outcomes", "rule_outcomes_many"]
 
 # -- the release's LLM-judge prompts -----------------------------------------------------------
 def judge_requests(prompts: dict, proposer_text: str | None, responder_text: str | None,
@@ -50,45 +52,57 @@ def _parse_turn(item: tuple[str, str | None]) -> tuple[float | None, bool | None
     return None, r.accepted, r.counter_proposal
 
 
-def rule_outcomes_many(transcripts: list) -> None:
-    """Set every transcript's outcomes with the rules; turns are parsed in parallel for large sets."""
-    from vbench.analysis.parallel import map_unique
-    from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome
+def _merge(given: Outcome | None, fields: frozenset[str], rnd: int, proposer: str,
+           offer: float | None, response: tuple[bool | None, bool]) -> Outcome:
+    """One round's outcome: the given fields kept, the others from the rules."""
+    if given is not None and fields == {"offer", "accepted"}:
+        return given
+    keep_offer, keep_answer = "offer" in fields, "accepted" in fields
+    if keep_offer:
+        offer = given.offer
+    accepted, counter = (given.accepted, given.counter_proposal) if keep_answer else response
+    extractor = RULES if not (keep_offer or keep_answer) else f"given+{RULES}"
+    return Outcome(round=rnd, proposer=proposer, offer=offer, accepted=accepted, counter_proposal=counter,
+                   offer_nonanswer=given.offer_nonanswer if keep_offer else offer is None,
+                   response_nonanswer=given.response_nonanswer if keep_answer else accepted is None,
+                   extractor=extractor)
 
-    items = []
+
+def rule_outcomes_many(transcripts: list[Transcript], keep_given: bool = False) -> None:
+    """Set every transcript's outcomes with the rules, in parallel for large sets.
+
+    ``keep_given``: fields the input gave (``Transcript._given``) are kept and only the rest is parsed.
+    """
+    from vbench.analysis.parallel import map_unique
+
+    items: list[tuple[str, str | None]] = []
+    plan = []  # per transcript and round: (given outcome, given fields, proposer, offer index, answer index)
     for t in transcripts:
         by_round = t.round_turns()
+        given = {o.round: o for o in t.outcomes} if keep_given else {}
+        rounds = []
         for rnd in range(1, ROUNDS + 1):
-            turns = by_round.get(rnd, {})
-            for role in ("proposer", "responder"):
-                turn = turns.get(role)
-                items.append((role, turn.text if turn else None))
+            fields = t._given.get(rnd, frozenset()) if rnd in given else frozenset()
+            idx = []
+            for role, field in (("proposer", "offer"), ("responder", "accepted")):
+                turn = by_round.get(rnd, {}).get(role)
+                idx.append(None if field in fields else len(items))
+                if field not in fields:
+                    items.append((role, turn.text if turn else None))
+            rounds.append((given.get(rnd), fields, t.proposer_of(rnd), *idx))
+        plan.append(rounds)
     parsed = map_unique(_parse_turn, items)
-    k = 0
-    for t in transcripts:
+    for t, rounds in zip(transcripts, plan):
         outs = []
-        for rnd in range(1, ROUNDS + 1):
-            offer, (_, accepted, counter) = parsed[k][0], parsed[k + 1]
-            k += 2
-            outs.append(Outcome(round=rnd, proposer=t.proposer_of(rnd), offer=offer, accepted=accepted,
-                                counter_proposal=counter, offer_nonanswer=offer is None,
-                                response_nonanswer=accepted is None, extractor=RULES))
+        for rnd, (given, fields, proposer, i_offer, i_answer) in enumerate(rounds, 1):
+            offer = parsed[i_offer][0] if i_offer is not None else None
+            response = parsed[i_answer][1:] if i_answer is not None else (None, False)
+            outs.append(_merge(given, fields, rnd, proposer, offer, response))
         t.outcomes = outs
 
 
-def rule_outcomes(transcript) -> list:
+def rule_outcomes(transcript: Transcript) -> list[Outcome]:
     """One Outcome per round of a Transcript, from the deterministic parser."""
-    from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome
-
-    by_round = transcript.round_turns()
-    out = []
-    for rnd in range(1, ROUNDS + 1):
-        turns = by_round.get(rnd, {})
-        prop, resp = turns.get("proposer"), turns.get("responder")
-        offer = parse_offer(prop.text if prop else None).offer
-        response = parse_response(resp.text if resp else None)
-        out.append(Outcome(round=rnd, proposer=transcript.proposer_of(rnd), offer=offer,
-                           accepted=response.accepted, counter_proposal=response.counter_proposal,
-                           offer_nonanswer=offer is None, response_nonanswer=response.accepted is None,
-                           extractor=RULES))
-    return out
+    copy = transcript.model_copy()
+    rule_outcomes_many([copy])
+    return copy.outcomes
