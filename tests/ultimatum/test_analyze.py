@@ -209,3 +209,19 @@ def test_samples_of_another_task(tmp_path, capsys):
     src.write_text(json.dumps({"episode_id": "e1", "status": "ok", "outputs": {"rating": 3}}) + "\n")
     assert main(["analyze", "ultimatum", "--transcripts", str(src)]) == 2
     assert "outputs.transcript is missing" in capsys.readouterr().err
+
+
+def test_windowed_vader_scores_equal_the_stock_analyzer():
+    import random
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from vbench.analysis.text import sentiment
+
+    vocab = ("I you we not never no least at very kind of sort so this without doubt but good bad great GREAT "
+             "terrible fair unfair accept reject happy sad love hate the offer deal is isn't don't hardly "
+             "extremely barely insult honor generous greedy yeah right cut me some slack ! ? . , :) :(").split()
+    rng = random.Random(7)
+    stock = SentimentIntensityAnalyzer()
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 120))) for _ in range(400)]
+    assert [sentiment(t) for t in texts] == [stock.polarity_scores(t)["compound"] for t in texts]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vbench.tasks.ultimatum.turntext import is_recap, normalise, own_part, sentences
+from vbench.tasks.ultimatum.turntext import NUMBER_WORDS, TOKEN, is_recap, normalise, own_part, sentences
 
 
 def _verbs(stems: str) -> str:
@@ -141,11 +141,20 @@ def _decide(t: str) -> OfferParse:
     return OfferParse(None, "none")
 
 
+_DIGIT = re.compile(r"\d")
+# a sentence can hold a proposal only with a digit, a number word or a word of an even split
+_PROPOSAL_WORDS = NUMBER_WORDS | frozenset("even evenly equal equally half halves each apiece both".split())
+
+
+def _may_propose(sentence: str) -> bool:
+    return _DIGIT.search(sentence) is not None or not _PROPOSAL_WORDS.isdisjoint(TOKEN.findall(sentence.lower()))
+
+
 def parse_offer(text: str | None) -> OfferParse:
     """The proposer's OWN share (0-100) proposed in ``text``, or None when no proposal is found."""
     if not text or not text.strip():
         return OfferParse(None, "none")
-    parts = sentences(normalise(own_part(text)))
+    parts = [normalise(s) for s in sentences(own_part(text)) if _may_propose(s)]
     recaps = [is_recap(s) for s in parts]
     found = _decide(" ".join(s for s, r in zip(parts, recaps) if not r))
     if found.offer is None and any(recaps):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vbench.tasks.ultimatum.turntext import _PAST, normalise, own_part, sentences
+from vbench.tasks.ultimatum.turntext import TOKEN, is_past, normalise, own_part, plain, sentences
 
 _ACC = r"(?:accept\w*|agree\w*|tak\w* (?:it|that|this|the offer|your offer|the deal|that deal))"
 _REJ_WORD = r"(?:reject\w*|refus\w*|declin\w*|turn\w* (?:it |this |that |your \w+ )?down|say no)"
@@ -54,6 +54,19 @@ _COUNTER_VERDICT = re.compile(r"\bwould be (?:more )?(?:fair|fairer|reasonable|a
 _DIVISION = re.compile(r"\$?\b\d{1,3}\b|\bhalf\b|\bevenly\b|\bequal(?:ly)?\b|\beven split\b")
 
 
+# words of which every decision cue holds one (a cheap test before the cue patterns)
+_CUE_STEMS = ("accept", "agree", "tak", "reject", "refus", "declin", "turn", "settle")
+_CUE_WORDS = frozenset("say deal pass way chance forget none having no nope nah never nay sounds works fine in happy "
+                       "do yes yep yeah absolutely".split())
+_COUNTER_HINTS = ("propos", "suggest", "counter", "about", "revised", "i'd", "i would", "demand", "want", "let's",
+                  "less than", "lower than", "at least", "could we", "middle", "would be", "fairer", "instead")
+
+
+def _may_decide(sentence: str) -> bool:
+    low = sentence.lower()
+    return any(s in low for s in _CUE_STEMS) or not _CUE_WORDS.isdisjoint(TOKEN.findall(low))
+
+
 @dataclass(frozen=True)
 class ResponseParse:
     accepted: bool | None
@@ -63,7 +76,7 @@ class ResponseParse:
 def _decision(sentence: str) -> bool | None:
     if sentence.rstrip().endswith("?"):  # a question decides nothing
         return None
-    recap = _PAST.search(sentence) is not None
+    recap = is_past(sentence)
     for m in _CUES.finditer(sentence):
         kind = m.lastgroup
         if kind == "skip" or (recap and _PAST_TENSE.search(m.group())):
@@ -72,14 +85,26 @@ def _decision(sentence: str) -> bool | None:
     return None
 
 
-def _counter(t: str) -> bool:
-    """A division of the responder's own: named after a counter cue, or judged fairer in its sentence."""
-    if any(_DIVISION.search(t, m.end()) for m in _COUNTER_AHEAD.finditer(t)):
-        return True
-    for m in _COUNTER_VERDICT.finditer(t):
-        start = max(t.rfind(c, 0, m.start()) for c in ".!?\n") + 1
-        if _DIVISION.search(t, start):
+def _counter(parts: list[str]) -> bool:
+    """A division of the responder's own (``parts``: plain sentences): named after a counter cue, or in a
+    sentence that judges it fairer ("$40 for me would be more reasonable")."""
+    cue_seen = False
+    for s in parts:
+        hinted = any(h in s for h in _COUNTER_HINTS)
+        if not (hinted or cue_seen):
+            continue
+        t = normalise(s)
+        if cue_seen and _DIVISION.search(t):
             return True
+        if hinted:
+            for m in _COUNTER_AHEAD.finditer(t):
+                if _DIVISION.search(t, m.end()):
+                    return True
+                cue_seen = True
+            if _COUNTER_VERDICT.search(t):
+                if _DIVISION.search(t):
+                    return True
+                cue_seen = True
     return False
 
 
@@ -87,14 +112,15 @@ def parse_response(text: str | None) -> ResponseParse:
     """Accept (True) / reject (False) / no usable answer (None); counter-proposals are rejections."""
     if not text or not text.strip():
         return ResponseParse(None, False)
-    t = normalise(own_part(text))
+    parts = sentences(own_part(text))
     decision = None
-    for s in sentences(t):
-        decision = _decision(s)
-        if decision is not None:
-            break
+    for s in parts:
+        if _may_decide(s):
+            decision = _decision(plain(s))
+            if decision is not None:
+                break
     if decision is True:
         return ResponseParse(True, False)
-    if _counter(t):
+    if _counter([plain(s) for s in parts]):
         return ResponseParse(False, True)
     return ResponseParse(decision, False)

@@ -3,7 +3,8 @@
 Models write the same thing many ways (curly quotes and dashes, markdown, number words, "70$",
 dialect such as "ye" or "takin'"); ``normalise`` maps them to one form so the rules stay few.
 ``own_part`` cuts a turn where the model starts speaking for the other seat or the next round;
-``sentences`` splits it for the rules that judge a statement as a whole (questions, recaps).
+``sentences`` splits it for the rules that judge a statement as a whole (questions, recaps); the
+rules split first and normalise only the sentences that can matter, which keeps long turns cheap.
 """
 from __future__ import annotations
 
@@ -28,17 +29,35 @@ _WORDS = {"ye": "you", "thee": "you", "thou": "you", "yer": "your", "thy": "your
 _WORD_RE = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True)) + r")\b")
 
 
-def normalise(text: str) -> str:
-    """Lower case, plain punctuation, digits for number words, "$N" for every money amount."""
-    t = _MARKUP.sub("", text.translate(_CHARS)).lower()
-    t = words_to_digits(t)
-    t = _WORD_RE.sub(lambda m: _WORDS[m.group()], t)
+TOKEN = re.compile(r"[a-z]+")
+_DIALECT_TOKENS = frozenset(w for k in _WORDS for w in k.split()) - {"mine", "yours"}
+NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                         "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fourty fifty sixty seventy "
+                         "eighty ninety hundred".split())
+
+
+def plain(text: str) -> str:
+    """Lower case, plain quotes and dashes, no markup, standard spellings of dialect words."""
+    t = text.translate(_CHARS).lower()
+    if "*" in t or "_" in t or "`" in t:
+        t = _MARKUP.sub("", t)
+    if not _DIALECT_TOKENS.isdisjoint(TOKEN.findall(t)):
+        t = _WORD_RE.sub(lambda m: _WORDS[m.group()], t)
     if "in'" in t:
         t = _DROPPED_G.sub(r"\1ing", t)
-    t = _SUFFIX_DOLLAR.sub(r"\1 dollars", t)
-    t = _SPACE_DOLLAR.sub(r"$\1", t)
-    t = _APPROX.sub("", t)
-    return _THOUSANDS.sub(r"\1\2", t)
+    return t
+
+
+def normalise(text: str) -> str:
+    """``plain`` plus digits for number words and "$N" for every money amount."""
+    t = plain(text)
+    if not NUMBER_WORDS.isdisjoint(TOKEN.findall(t)):
+        t = words_to_digits(t)
+    if "$" in t:
+        t = _SPACE_DOLLAR.sub(r"$\1", _SUFFIX_DOLLAR.sub(r"\1 dollars", t))
+    if "third" in t or "quarter" in t or "fifth" in t or "/" in t:
+        t = _APPROX.sub("", t)
+    return _THOUSANDS.sub(r"\1\2", t) if "," in t else t
 
 
 # where a model goes on to play the other seat or the next round itself
@@ -48,18 +67,32 @@ _HANDOVER = re.compile(r"={2,}\s*round\b[^=\n]*={2,}|^[ \t>*_#]*(?:responder|pro
 
 def own_part(text: str) -> str:
     """The turn up to where the model starts speaking for the other seat or the next round."""
+    if "==" not in text and ":" not in text:
+        return text
     for part in _HANDOVER.split(text):
         if part.strip():
             return part
     return ""
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+_BREAK = re.compile(r"[.!?\n]")
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences and lines (a full stop inside "$3.50" does not end one)."""
-    return [s for s in _SENTENCE_END.split(text) if s]
+    """Sentences and lines: a break is a newline or . ! ? before white space ("$3.50" and "..." go on)."""
+    out, start, n = [], 0, len(text)
+    for m in _BREAK.finditer(text):
+        end = m.end()
+        if m.group() != "\n" and end < n and not text[end].isspace():
+            continue
+        s = text[start:end].strip()
+        if s:
+            out.append(s)
+        start = end
+    s = text[start:].strip()
+    if s:
+        out.append(s)
+    return out
 
 
 # A recap talks about an earlier round; a sentence that also makes the present proposal is not one.
@@ -71,6 +104,16 @@ _NOW = re.compile(r"\bi(?:'d| would)?(?: like to| want to)? propose\b|\bmy (?:ne
                   r"|\bthis (?:round|time)\b|\bnow\b|\bfor (?:this|the next) round\b|\bfor round \d\b|\brevise")
 
 
+_PAST_HINTS = ("last ", "previous", "prior ", "earlier", "first ", "second ", "third ", "so far", "recap", "round",
+               "you offered", "you proposed", "you gave", "you took", "you kept", "you suggested", "you rejected",
+               "you accepted", "you turned", "we agreed")
+
+
+def is_past(sentence: str) -> bool:
+    """True for a sentence that speaks of an earlier round or of what was done before."""
+    return any(h in sentence for h in _PAST_HINTS) and _PAST.search(sentence) is not None
+
+
 def is_recap(sentence: str) -> bool:
     """True for a sentence about an earlier round that makes no present proposal."""
-    return bool(_PAST.search(sentence)) and not _NOW.search(sentence)
+    return is_past(sentence) and not _NOW.search(sentence)
