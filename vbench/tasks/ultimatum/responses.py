@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from vbench.tasks.ultimatum.turntext import TOKEN, is_past, normalise, own_part, plain, sentences
+from vbench.tasks.ultimatum.turntext import TOKEN, is_past, normalise, own_part, plain, scan, sentences
 
 _ACC = r"(?:accept\w*|agree\w*|tak\w* (?:it|that|this|the offer|your offer|the deal|that deal))"
 _REJ_WORD = r"(?:reject\w*|refus\w*|declin\w*|turn\w* (?:it |this |that |your \w+ )?down|say no)"
@@ -77,7 +77,7 @@ def _decision(sentence: str) -> bool | None:
     if sentence.rstrip().endswith("?"):  # a question decides nothing
         return None
     recap = is_past(sentence)
-    for m in _CUES.finditer(sentence):
+    for m in scan(_CUES, sentence):
         kind = m.lastgroup
         if kind == "skip" or (recap and _PAST_TENSE.search(m.group())):
             continue
@@ -97,11 +97,11 @@ def _counter(parts: list[str]) -> bool:
         if cue_seen and _DIVISION.search(t):
             return True
         if hinted:
-            for m in _COUNTER_AHEAD.finditer(t):
+            for m in scan(_COUNTER_AHEAD, t):
                 if _DIVISION.search(t, m.end()):
                     return True
                 cue_seen = True
-            if _COUNTER_VERDICT.search(t):
+            if next(scan(_COUNTER_VERDICT, t), None):
                 if _DIVISION.search(t):
                     return True
                 cue_seen = True

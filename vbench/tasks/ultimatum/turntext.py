@@ -9,6 +9,8 @@ rules split first and normalise only the sentences that can matter, which keeps 
 from __future__ import annotations
 
 import re
+from itertools import chain
+from typing import Iterator
 
 from vbench.tasks.ultimatum.numbers import words_to_digits
 
@@ -34,6 +36,22 @@ _DIALECT_TOKENS = frozenset(w for k in _WORDS for w in k.split()) - {"mine", "yo
 NUMBER_WORDS = frozenset("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
                          "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fourty fifty sixty seventy "
                          "eighty ninety hundred".split())
+
+
+def scan(pattern: re.Pattern, text: str) -> Iterator[re.Match]:
+    """``pattern.finditer(text)`` for patterns whose matches start at a word or at the start of the text.
+
+    ``re`` tries every alternative of a pattern at every character; trying only where words start
+    (found by a fast character-class scan) gives the same matches several times faster.
+    """
+    end = 0
+    for start in chain((0,), (m.start() for m in TOKEN.finditer(text))):
+        if start < end:
+            continue
+        m = pattern.match(text, start)
+        if m:
+            yield m
+            end = max(m.end(), start + 1)
 
 
 def plain(text: str) -> str:
@@ -111,9 +129,9 @@ _PAST_HINTS = ("last ", "previous", "prior ", "earlier", "first ", "second ", "t
 
 def is_past(sentence: str) -> bool:
     """True for a sentence that speaks of an earlier round or of what was done before."""
-    return any(h in sentence for h in _PAST_HINTS) and _PAST.search(sentence) is not None
+    return any(h in sentence for h in _PAST_HINTS) and next(scan(_PAST, sentence), None) is not None
 
 
 def is_recap(sentence: str) -> bool:
     """True for a sentence about an earlier round that makes no present proposal."""
-    return is_past(sentence) and not _NOW.search(sentence)
+    return is_past(sentence) and next(scan(_NOW, sentence), None) is None
