@@ -126,3 +126,23 @@ def test_judge_answer_parsers():
     assert parse_judge_acceptance("1") is True
     assert parse_judge_acceptance(" 0\n") is False
     assert parse_judge_acceptance("10") is None
+
+
+def test_word_start_scan_finds_what_finditer_finds():
+    from vbench.tasks.ultimatum.responses import _COUNTER_AHEAD, _CUES
+    from vbench.tasks.ultimatum.turntext import _NOW, _PAST, normalise, scan, sentences
+
+    texts = [r["text"] for r in _original() + STYLED + HELDOUT]
+    for pattern in (_CUES, _COUNTER_AHEAD, _PAST, _NOW):
+        for text in texts:
+            for s in sentences(normalise(text)):
+                assert [m.span() for m in scan(pattern, s)] == [m.span() for m in pattern.finditer(s)], s
+
+
+def test_sentences_and_own_part():
+    from vbench.tasks.ultimatum.turntext import own_part, sentences
+
+    assert sentences("I take $3.50. You get the rest!\nDeal? Hmm... no.") == [
+        "I take $3.50.", "You get the rest!", "Deal?", "Hmm...", "no."]
+    assert own_part("I accept.\n\n=== Round 2 ===\nI propose 70-30.") == "I accept.\n\n"
+    assert own_part("=== Round 1 ===\nI propose 60-40.\nResponder: I reject.").strip() == "I propose 60-40."

@@ -97,7 +97,7 @@ _BREAK = re.compile(r"[.!?\n]")
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences and lines: a break is a newline or . ! ? before white space ("$3.50" and "..." go on)."""
+    """Sentences and lines: a break is a newline or . ! ? before white space (not the point of "$3.50")."""
     out, start, n = [], 0, len(text)
     for m in _BREAK.finditer(text):
         end = m.end()
