@@ -7,7 +7,7 @@ import pytest
 
 import vbench
 from vbench.cli.main import main
-from vbench.tasks.ultimatum.extraction import rule_outcomes_many
+from vbench.tasks.ultimatum.extraction import RULES, rule_outcomes_many
 from vbench.tasks.ultimatum.metrics import compute_metrics
 from vbench.tasks.ultimatum.simulate import simulate_transcripts
 from vbench.tasks.ultimatum.transcripts import Outcome, dump_jsonl, load_transcripts
@@ -79,7 +79,69 @@ def test_keep_outcomes_versus_reextraction(tmp_path):
     assert kept["metrics"]["mean_offer"]["value"] == 99 and kept["extraction"]["mode"] == "kept"
     assert new["metrics"]["mean_offer"]["value"] != 99
     audited = [json.loads(x) for x in (tmp_path / "new" / "ultimatum_pair" / "transcripts.jsonl").read_text().splitlines()]
-    assert all(o["extractor"] == "rules/1" for t in audited for o in t["outcomes"])
+    assert all(o["extractor"] == RULES for t in audited for o in t["outcomes"])
+    assert kept["extraction"]["fields_given"] == 30 * 8 and kept["extraction"]["fields_extracted"] == 0
+    assert new["extraction"]["fields_given"] == 0 and new["extraction"]["fields_extracted"] == 30 * 8
+
+
+def _rows(n, seed=2):
+    return [g.model_dump(mode="json") for g in simulate_transcripts(n, "pair", seed=seed)]
+
+
+def _analyze(tmp_path, rows, *flags):
+    src = tmp_path / "t.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["analyze", "ultimatum", "--transcripts", str(src), "--output_path", str(tmp_path / "an"), "--quiet",
+                 *flags]) == 0
+    doc = json.loads((tmp_path / "an" / "ultimatum_pair" / "analysis.json").read_text())
+    audited = [json.loads(x) for x in (tmp_path / "an" / "ultimatum_pair" / "transcripts.jsonl").read_text().splitlines()]
+    return doc, audited
+
+
+def test_partial_outcomes_are_kept_and_the_rest_extracted(tmp_path):
+    rows = _rows(4)
+    rows[0]["outcomes"] = [{"round": 2, "proposer": "b", "offer": 7}]  # accepted not given
+    rows[1]["outcomes"] = [{"round": r, "proposer": "ab"[(r + 1) % 2], "offer": 1, "accepted": False}
+                           for r in range(1, 5)]
+    doc, audited = _analyze(tmp_path, rows, "--keep-outcomes")
+    ex = doc["extraction"]
+    assert (ex["fields_given"], ex["fields_extracted"]) == (1 + 8, 4 * 8 - 9)
+    first = {o["round"]: o for o in audited[0]["outcomes"]}
+    assert first[2]["offer"] == 7 and first[2]["accepted"] is not None and first[2]["extractor"] == f"given+{RULES}"
+    assert first[1]["extractor"] == RULES and first[1]["offer"] not in (None, 7)
+    assert all(o["offer"] == 1 and o["extractor"] == "given" for o in audited[1]["outcomes"])
+    assert all(o["extractor"] == RULES for t in audited[2:] for o in t["outcomes"])
+
+
+def test_impossible_given_labels_are_dropped_and_counted(tmp_path):
+    rows = _rows(3)
+    rows[0]["outcomes"] = [{"round": 1, "proposer": "a", "offer": 150, "accepted": "maybe"},
+                           {"round": 2, "proposer": "b", "offer": -3, "accepted": 1},
+                           {"round": 9, "proposer": "a", "offer": 50}, "not an outcome"]
+    doc, audited = _analyze(tmp_path, rows, "--keep-outcomes")
+    assert doc["extraction"]["dropped_labels"] == {"offer_out_of_range": 2, "accepted_invalid": 1, "outcome_invalid": 2}
+    assert doc["extraction"]["fields_given"] == 1  # round 2's accepted=1
+    rounds = {o["round"]: o for o in audited[0]["outcomes"]}
+    assert rounds[2]["accepted"] is True and 0 <= rounds[1]["offer"] <= 100 and 0 <= rounds[2]["offer"] <= 100
+    doc, _ = _analyze(tmp_path, rows)  # re-extraction reads the same file too
+    assert doc["extraction"]["dropped_labels"]["offer_out_of_range"] == 2 and doc["extraction"]["fields_given"] == 0
+
+
+def test_integer_image_ids(tmp_path):
+    rows = _rows(2)
+    rows[0]["players"]["a"]["image_id"] = 17
+    _, audited = _analyze(tmp_path, rows)
+    assert audited[0]["players"]["a"]["image_id"] == "17"
+
+
+def test_no_language_skips_only_the_language_block(tmp_path):
+    rows = _rows(40)
+    with_lang, _ = _analyze(tmp_path, rows)
+    without, _ = _analyze(tmp_path, rows, "--no-language")
+    assert without["metrics"]["language"]["skipped"] and without["metrics"]["language"]["n_turns"] == 0
+    assert with_lang["metrics"]["language"]["n_turns"] == 40 * 8
+    with_lang["metrics"].pop("language"), without["metrics"].pop("language")
+    assert with_lang["metrics"] == without["metrics"]
 
 
 def test_judge_extraction_in_analyze(tmp_path):
@@ -147,3 +209,19 @@ def test_samples_of_another_task(tmp_path, capsys):
     src.write_text(json.dumps({"episode_id": "e1", "status": "ok", "outputs": {"rating": 3}}) + "\n")
     assert main(["analyze", "ultimatum", "--transcripts", str(src)]) == 2
     assert "outputs.transcript is missing" in capsys.readouterr().err
+
+
+def test_windowed_vader_scores_equal_the_stock_analyzer():
+    import random
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from vbench.analysis.text import sentiment
+
+    vocab = ("I you we not never no least at very kind of sort so this without doubt but good bad great GREAT "
+             "terrible fair unfair accept reject happy sad love hate the offer deal is isn't don't hardly "
+             "extremely barely insult honor generous greedy yeah right cut me some slack ! ? . , :) :(").split()
+    rng = random.Random(7)
+    stock = SentimentIntensityAnalyzer()
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 120))) for _ in range(400)]
+    assert [sentiment(t) for t in texts] == [stock.polarity_scores(t)["compound"] for t in texts]

@@ -10,39 +10,82 @@ from vbench.tasks.ultimatum.extraction import (parse_judge_acceptance, parse_jud
                                                parse_response)
 from vbench.tasks.ultimatum.numbers import words_to_digits
 
-LABELS = yaml.safe_load((Path(__file__).parent / "data" / "labelled_turns.yaml").read_text())
+DATA = Path(__file__).parent / "data"
+LABELS = yaml.safe_load((DATA / "labelled_turns.yaml").read_text())
+STYLED = yaml.safe_load((DATA / "styled_turns.yaml").read_text())
+HELDOUT = yaml.safe_load((DATA / "styled_turns_heldout.yaml").read_text())
 
 
-def _errors(batch_p: str, batch_r: str) -> tuple[int, list[str]]:
-    wrong, n = [], 0
-    for row in LABELS[batch_p]:
-        n += 1
-        want = None if row["offer"] is None else float(row["offer"])
-        got = parse_offer(row["text"]).offer
-        if got != want:
-            wrong.append(f"offer {got} != {want}: {row['text']!r}")
-    for row in LABELS[batch_r]:
-        n += 1
-        got = parse_response(row["text"])
-        if (got.accepted, got.counter_proposal) != (row["accepted"], row.get("counter", False)):
-            wrong.append(f"{got} != {row['accepted']}/{row.get('counter', False)}: {row['text']!r}")
-    return n, wrong
+def _original() -> list[dict]:
+    """The first 143 turns (no role field: the batch name says it)."""
+    return [dict(r, role="proposer" if batch.startswith("proposer") else "responder")
+            for batch, rows in LABELS.items() for r in rows]
+
+
+def _score(rows: list[dict]) -> dict[str, tuple[int, list[str]]]:
+    """(n, wrong) for offers, decisions and counter flags."""
+    out: dict[str, tuple[int, list[str]]] = {k: (0, []) for k in ("offer", "accepted", "counter")}
+
+    def add(key: str, ok: bool, msg: str) -> None:
+        n, wrong = out[key]
+        out[key] = (n + 1, wrong if ok else wrong + [msg])
+
+    for r in rows:
+        if r["role"] == "proposer":
+            want = None if r["offer"] is None else float(r["offer"])
+            got = parse_offer(r["text"]).offer
+            add("offer", got == want, f"offer {got} != {want}: {r['text']!r}")
+        else:
+            got = parse_response(r["text"])
+            add("accepted", got.accepted == r["accepted"], f"accepted {got.accepted} != {r['accepted']}: {r['text']!r}")
+            counter = r.get("counter", False)
+            add("counter", got.counter_proposal == counter, f"counter {got.counter_proposal} != {counter}: {r['text']!r}")
+    return out
 
 
 def test_labelled_set_is_large_and_varied():
-    n = sum(len(LABELS[k]) for k in LABELS)
-    assert n >= 80
-    offers = {r["offer"] for r in LABELS["proposer"]}
-    assert {None, 50, 70}.issubset(offers) and len(offers) > 10
-    assert any(r.get("counter") for r in LABELS["responder"])
-    assert any(r["accepted"] is None for r in LABELS["responder"])
+    rows = _original() + STYLED + HELDOUT
+    assert len(rows) >= 400 and len(HELDOUT) >= 0.2 * len(rows)
+    assert {r["role"] for r in STYLED} == {r["role"] for r in HELDOUT} == {"proposer", "responder"}
+    assert all(1 <= r["round"] <= 4 for r in STYLED + HELDOUT)
+    styles = {r["style"] for r in STYLED}
+    assert {"terse", "roleplay", "hedging", "recap", "refusal", "pirate", "archaic", "non-native"} <= styles
+    assert len({s for s in styles if s.startswith("family-")}) >= 12
+    offers = {r["offer"] for r in rows if r["role"] == "proposer"}
+    assert {None, 50, 70}.issubset(offers) and len(offers) > 20
+    answers = [r for r in rows if r["role"] == "responder"]
+    assert any(r.get("counter") for r in answers) and any(r["accepted"] is None for r in answers)
 
 
-@pytest.mark.parametrize("batch", [("proposer", "responder"), ("proposer_heldout", "responder_heldout")])
-def test_accuracy_on_labelled_turns(batch):
-    n, wrong = _errors(*batch)
-    accuracy = 1 - len(wrong) / n
-    assert accuracy >= 0.97, "\n".join(wrong)
+def test_original_turns_all_right():
+    for key, (n, wrong) in _score(_original()).items():
+        assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("key", ["offer", "accepted", "counter"])
+def test_accuracy_on_the_whole_labelled_set(key):
+    n, wrong = _score(_original() + STYLED + HELDOUT)[key]
+    assert 1 - len(wrong) / n >= 0.98, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("key", ["offer", "accepted", "counter"])
+def test_accuracy_on_the_held_out_turns(key):
+    n, wrong = _score(HELDOUT)[key]
+    assert n >= 25 and 1 - len(wrong) / n >= 0.9, "\n".join(wrong)
+
+
+def test_rules_read_the_known_failure_families():
+    cases = {"I cannot in good conscience accept this.": False, "Should I accept or reject? I accept.": True,
+             "I will accept nothing less than a fair share.": False, "This deal does not enchant me. I decline.": False,
+             "Accepted.\n\n=== Round 2 ===\nI reject your offer.": True}
+    for text, accepted in cases.items():
+        assert parse_response(text).accepted is accepted, text
+    offers = {"I'll take 80% of the $100 for myself.": 80, "Last round you kept $70. I propose $55 for me.": 55,
+              "A 70/30 split, the bigger share going to yours truly.": 70, "A 60-40 split in favour of my opponent.": 40,
+              "Me share: $60.": 60, "$80 - is mine.": 80, "55 pieces for myself.": 55, "We both get $50.": 50,
+              "I propose me keeping $80, you $20.": 80}
+    for text, own in offers.items():
+        assert parse_offer(text).offer == own, text
 
 
 @pytest.mark.parametrize("text, own", [
@@ -83,3 +126,23 @@ def test_judge_answer_parsers():
     assert parse_judge_acceptance("1") is True
     assert parse_judge_acceptance(" 0\n") is False
     assert parse_judge_acceptance("10") is None
+
+
+def test_word_start_scan_finds_what_finditer_finds():
+    from vbench.tasks.ultimatum.responses import _COUNTER_AHEAD, _CUES
+    from vbench.tasks.ultimatum.turntext import _NOW, _PAST, normalise, scan, sentences
+
+    texts = [r["text"] for r in _original() + STYLED + HELDOUT]
+    for pattern in (_CUES, _COUNTER_AHEAD, _PAST, _NOW):
+        for text in texts:
+            for s in sentences(normalise(text)):
+                assert [m.span() for m in scan(pattern, s)] == [m.span() for m in pattern.finditer(s)], s
+
+
+def test_sentences_and_own_part():
+    from vbench.tasks.ultimatum.turntext import own_part, sentences
+
+    assert sentences("I take $3.50. You get the rest!\nDeal? Hmm... no.") == [
+        "I take $3.50.", "You get the rest!", "Deal?", "Hmm...", "no."]
+    assert own_part("I accept.\n\n=== Round 2 ===\nI propose 70-30.") == "I accept.\n\n"
+    assert own_part("=== Round 1 ===\nI propose 60-40.\nResponder: I reject.").strip() == "I propose 60-40."

@@ -36,7 +36,26 @@ def pronoun_counts(text: str | None) -> dict[str, int]:
 def _analyzer():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    class WindowedAnalyzer(SentimentIntensityAnalyzer):
+        """VADER with its own context checks handed only the words they read.
+
+        ``_negation_check`` and ``_special_idioms_check`` lower-case the whole word list on every call
+        but read at most three words before and two after the current one, which makes a long turn
+        quadratic. Passing that window (indices shifted) gives the same scores in linear time;
+        tests/ultimatum/test_analyze.py compares it with the stock analyzer.
+        """
+
+        @staticmethod
+        def _negation_check(valence, words_and_emoticons, start_i, i):
+            lo = max(0, i - 3)
+            return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons[lo:i + 1], start_i, i - lo)
+
+        @staticmethod
+        def _special_idioms_check(valence, words_and_emoticons, i):
+            lo = max(0, i - 3)
+            return SentimentIntensityAnalyzer._special_idioms_check(valence, words_and_emoticons[lo:i + 3], i - lo)
+
+    return WindowedAnalyzer()
 
 
 def sentiment(text: str | None) -> float | None:

@@ -18,7 +18,9 @@ def add_parser(sub) -> None:
     u.add_argument("--output_path", "--output-path", default="analysis",
                    help="writes DIR/<task>/analysis.json and transcripts.jsonl (default: analysis/)")
     u.add_argument("--keep-outcomes", "--keep_outcomes", action="store_true",
-                   help="use the outcomes stored in the transcripts instead of re-extracting them")
+                   help="keep the outcome fields given in the transcripts; extract only the missing ones")
+    u.add_argument("--no-language", "--no_language", dest="language", action="store_false",
+                   help="skip the language measures (pronouns, VADER sentiment)")
     u.add_argument("--levels", type=int, default=7, help="number of aggressiveness levels (default 7)")
     u.add_argument("--judge-model", "--judge_model", default=None,
                    help="extract outcomes with the release's LLM-judge prompts through this model (backend or alias)")
@@ -37,7 +39,8 @@ def run_ultimatum(args) -> int:
     from vbench.tasks.ultimatum.metrics import summary_rows
 
     docs = analyze(args.transcripts, args.output_path, keep_outcomes=args.keep_outcomes, n_levels=args.levels,
-                   judge_model=args.judge_model, judge_args=args.judge_args, cache_dir=args.cache_dir)
+                   judge_model=args.judge_model, judge_args=args.judge_args, cache_dir=args.cache_dir,
+                   language=args.language)
     if not args.quiet:
         table = Table(title="vbench analyze ultimatum")
         for col in ("task", "metric", "value [95% CI]", "n"):
@@ -45,8 +48,12 @@ def run_ultimatum(args) -> int:
         for task, doc in docs.items():
             for name, value in summary_rows(doc["metrics"]):
                 table.add_row(task, name, _fmt(value), str(value.get("n", "")))
-            c = doc["counts"]
+            c, e = doc["counts"], doc["extraction"]
             table.add_row(task, "games (usable / all)", f"{c['games_usable']} / {c['n_games']}", "")
+            table.add_row(task, "outcome fields (given / extracted)", f"{e['fields_given']} / {e['fields_extracted']}", "")
+            dropped = sum(e["dropped_labels"].values())
+            if dropped:
+                table.add_row(task, "given labels dropped (invalid)", str(dropped), "")
         Console(width=140).print(table)
         print(f"analysis written under {args.output_path}/")
     return 0

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from vbench.errors import UsageError
 
@@ -31,6 +31,12 @@ class PlayerInfo(BaseModel):
     image: str | None = Field(None, description="sha256 of the persona image bytes")
     level: int | None = Field(None, ge=1, description="aggressiveness level (1 = least aggressive)")
     rating: float | None = Field(None, description="aggressiveness score the level was binned from")
+
+    @field_validator("image_id", mode="before")
+    @classmethod
+    def _int_id(cls, v: Any) -> Any:
+        """Integer ids (as in spreadsheets) are ids too."""
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 class Players(BaseModel):
@@ -74,6 +80,8 @@ class Transcript(BaseModel):
     outcomes: list[Outcome] = Field(default_factory=list)
     repeat: int = 0
     meta: dict[str, Any] = Field(default_factory=dict)
+    # which outcome fields ("offer", "accepted") the input gave per round, after dropping invalid labels
+    _given: dict[int, frozenset[str]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> "Transcript":
@@ -133,7 +141,64 @@ def _validation_message(exc: ValidationError) -> str:
     return f"field {loc}: {msg}{shown}" if loc else msg
 
 
-def parse_transcript(obj: Any, where: str, n_levels: int = 7) -> Transcript:
+class DroppedLabels(BaseModel):
+    """Given outcome labels left out because they cannot be right; those fields are extracted instead."""
+
+    offer_out_of_range: int = 0  # not a number in 0-100
+    accepted_invalid: int = 0  # not true/false/null (or 0/1)
+    outcome_invalid: int = 0  # not an object, or round/proposer missing or wrong
+
+    def total(self) -> int:
+        return self.offer_out_of_range + self.accepted_invalid + self.outcome_invalid
+
+
+_ACCEPTED = {"true": True, "false": False, "1": True, "0": False, "none": None, "null": None}
+
+
+def _accepted_label(v: Any) -> tuple[bool, bool | None]:
+    """(valid, value) of a given ``accepted``: true/false/null, 0/1 or their strings."""
+    if v is None or isinstance(v, bool):
+        return True, v
+    key = str(v).strip().lower() if isinstance(v, (int, str)) else None
+    return (True, _ACCEPTED[key]) if key in _ACCEPTED else (False, None)
+
+
+def _clean_outcomes(obj: dict, dropped: DroppedLabels) -> dict[int, frozenset[str]]:
+    """Drop impossible labels from ``obj["outcomes"]`` in place; returns the fields given per round."""
+    raw = obj.get("outcomes")
+    if not isinstance(raw, list):
+        return {}
+    kept, given = [], {}
+    for o in raw:
+        rnd = o.get("round") if isinstance(o, dict) else None
+        if (not isinstance(rnd, int) or isinstance(rnd, bool) or not 1 <= rnd <= ROUNDS or rnd in given
+                or o.get("proposer") not in ("a", "b")):
+            dropped.outcome_invalid += 1
+            continue
+        o, fields = dict(o), set()
+        if "offer" in o:
+            v = o["offer"]
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
+                fields.add("offer")
+            else:
+                dropped.offer_out_of_range += 1
+                o.pop("offer")
+        if "accepted" in o:
+            ok, value = _accepted_label(o["accepted"])
+            if ok:
+                o["accepted"] = value
+                fields.add("accepted")
+            else:
+                dropped.accepted_invalid += 1
+                o.pop("accepted")
+        kept.append(o)
+        given[rnd] = frozenset(fields)
+    obj["outcomes"] = kept
+    return given
+
+
+def parse_transcript(obj: Any, where: str, n_levels: int = 7, dropped: DroppedLabels | None = None) -> Transcript:
+    given = _clean_outcomes(obj, dropped if dropped is not None else DroppedLabels()) if isinstance(obj, dict) else {}
     try:
         tr = Transcript.model_validate(obj)
     except ValidationError as exc:
@@ -142,6 +207,7 @@ def parse_transcript(obj: Any, where: str, n_levels: int = 7) -> Transcript:
         level = tr.players.seat(seat).level
         if level is not None and level > n_levels:
             raise UsageError(f"{where}: field players.{seat}.level: {level} is not a known level (1-{n_levels})")
+    tr._given = given
     return tr
 
 
@@ -149,11 +215,12 @@ class LoadResult(BaseModel):
     transcripts: list[Transcript]
     errored_games: int = 0  # vbench records whose episode failed (no transcript), counted not dropped
     sources: list[str] = Field(default_factory=list)
+    dropped_labels: DroppedLabels = Field(default_factory=DroppedLabels)
 
 
 def load_transcripts(paths: Iterable[str | Path], n_levels: int = 7) -> LoadResult:
     """Read transcript JSONL files: bare transcripts or vbench ``samples.jsonl`` records."""
-    out, errored, sources = [], 0, []
+    out, errored, sources, dropped = [], 0, [], DroppedLabels()
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -180,8 +247,8 @@ def load_transcripts(paths: Iterable[str | Path], n_levels: int = 7) -> LoadResu
                         raise UsageError(f"{path}:{n} (episode {obj['episode_id']}): field outputs.transcript is "
                                          "missing (not an ultimatum run?)")
                     obj = tr
-                out.append(parse_transcript(obj, _where(str(path), n, obj), n_levels))
-    return LoadResult(transcripts=out, errored_games=errored, sources=sources)
+                out.append(parse_transcript(obj, _where(str(path), n, obj), n_levels, dropped))
+    return LoadResult(transcripts=out, errored_games=errored, sources=sources, dropped_labels=dropped)
 
 
 def dump_jsonl(transcripts: Iterable[Transcript]) -> str:
