@@ -156,3 +156,29 @@ def test_quickstart_style_serve_does_not_block_and_stops(runs):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_only_local_host_names_are_answered(runs):
+    with served(runs["ultimatum_solo"]) as (site, base):
+        port = base.rsplit(":", 1)[1]
+        req = urllib.request.Request(base + "/", headers={"Host": f"evil.example:{port}"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError("a foreign Host was answered")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+        assert fetch(base + "/")[0] == 200 and fetch(f"http://localhost:{port}/")[0] == 200
+
+
+def test_round_focuses_the_dialogue_and_flag_filters(runs):
+    folder = runs["ultimatum_pair"]
+    games = [json.loads(x) for x in (folder / "samples.jsonl").read_text().splitlines()]
+    with served(folder) as (site, base):
+        rid = next(iter(site.runs))
+        site.indexes[rid].build()
+        _, _, body = fetch(f"{base}/run/{rid}?round=3")
+        assert body.count(b'class="round"') == len(games) and b"round 3" in body and b"round 1 " not in body
+        want = sum(any(o["round"] == 3 and o["accepted"] is False for o in g["outputs"]["transcript"]["outcomes"])
+                   for g in games)
+        _, _, body = fetch(f"{base}/run/{rid}?round=3&flag=reject")
+        assert body.count(b'class="card game"') == want

@@ -34,7 +34,7 @@ class Query:
     parse: str = ""  # "" | "fail" | "ok"
     level: str = ""
     value: str = ""
-    round: str = ""  # ultimatum: a round with an extraction flag; isq: the scroll to focus
+    round: str = ""  # ultimatum: the round to show (and, with ``flag``, where the flag must be)
     flag: str = ""  # ultimatum: counter | reject | nonanswer
     q: str = ""  # full-text search
     sort: str = "order"
@@ -166,9 +166,9 @@ class SampleIndex:
         if q.value:
             cond.append("value = ?")
             args.append(q.value)
-        if q.round or q.flag:
+        if q.flag:  # a round alone only focuses the dialogue on it; with a flag, the flag must be in that round
             cond.append("flags LIKE ?")
-            args.append(f"% {'r' + q.round if q.round else 'r%'}:{q.flag or '%'} %")
+            args.append(f"% r{q.round or '%'}:{q.flag} %")
         if q.q.strip() and _fts_query(q.q):
             cond.append("ord IN (SELECT rowid FROM ft WHERE ft MATCH ?)")
             args.append(_fts_query(q.q))

@@ -21,6 +21,7 @@ from vbench.view.thumbs import FULL, THUMB, jpeg
 STATIC = {"view.css": "text/css; charset=utf-8", "view.js": "text/javascript; charset=utf-8", "favicon.svg": "image/svg+xml",
           "missing.svg": "image/svg+xml"}
 ARTIFACTS = {"isq_curves.png": "image/png", "radar.png": "image/png"}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _FIELDS = ("errors", "parse", "level", "value", "round", "flag", "q", "sort")
 
 
@@ -72,6 +73,10 @@ def make_handler(site: Site) -> type[http.server.BaseHTTPRequestHandler]:
                 self.send(text.encode("utf-8"), "text/html; charset=utf-8")
 
         def do_GET(self) -> None:  # noqa: N802
+            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+            if host not in LOCAL_HOSTS:  # a page elsewhere that re-points its name at 127.0.0.1 reads nothing
+                self.send(b"forbidden host", "text/plain; charset=utf-8", 403)
+                return
             url = urlparse(self.path)
             for pattern, fn in routes:
                 m = pattern.match(url.path)
