@@ -14,6 +14,7 @@ from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
 from vbench.errors import UsageError
+from vbench.leaderboard.render import FAVICON
 from vbench.view.index import Query
 from vbench.view.site import CSP, Site
 from vbench.view.thumbs import FULL, THUMB, jpeg
@@ -25,7 +26,20 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _FIELDS = ("errors", "parse", "level", "value", "round", "flag", "q", "sort")
 
 
+PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 120"><rect width="120" height="120" fil'
+    'l="#eceff4"/><path d="M30 84l22-28 16 20 10-12 14 20z" fill="#c6ccd7"/><circle cx="82" cy="40" r'
+    '="9" fill="#c6ccd7"/><text x="60" y="108" font-family="sans-serif" font-size="11" text-anchor="m'
+    'iddle" fill="#7a8394">image missing</text></svg>'
+)
+
+
 def static_bytes(name: str) -> bytes:
+    """The viewer's own files (the SVGs live here: package data ships only .css/.js/.html)."""
+    if name == "missing.svg":
+        return PLACEHOLDER.encode()
+    if name == "favicon.svg":
+        return FAVICON.encode()
     return resources.files("vbench.view").joinpath("static", name).read_bytes()
 
 
