@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from vbench.args import parse_kv, redact, validate_args
 from vbench.errors import UsageError
-from vbench.images import ImageStore, default_store, default_store_dir
+from vbench.images import ImageStore, default_store, default_store_dir, write_store_pointer
 from vbench.leaderboard.synthetic import synthetic_reasons
 from vbench.registry import TASKS
 from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
@@ -215,4 +215,5 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
     )
     res.synthetic = synthetic_reasons(res, [s.meta for s in samples])
     write_results(out_dir / "results.json", res)
+    write_store_pointer(out_dir, task.ctx.store)
     return res

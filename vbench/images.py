@@ -111,6 +111,28 @@ class ImageStore:
         return f"data:{self.mime(digest)};base64," + base64.b64encode(self.get_bytes(digest)).decode()
 
 
+STORE_POINTER = "image_store.json"
+
+
+def write_store_pointer(run_dir: Path, store: ImageStore) -> None:
+    """Tell a run folder where its images live, so the folder plus that store can be viewed offline."""
+    import json
+
+    from vbench.results import atomic_write_text
+
+    atomic_write_text(run_dir / STORE_POINTER, json.dumps({"images": str(store.root.resolve())}) + "\n")
+
+
+def read_store_pointer(run_dir: Path) -> Path | None:
+    """The image store a run wrote into its folder, or None (older runs)."""
+    import json
+
+    try:
+        return Path(json.loads((run_dir / STORE_POINTER).read_text())["images"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 _default: ImageStore | None = None
 
 

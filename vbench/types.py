@@ -120,6 +120,25 @@ class Response(BaseModel):
         return cls(error=message)
 
 
+class TurnRef(BaseModel):
+    """In a logged message: the text of an earlier turn's response (so a reply said once is stored once)."""
+
+    model_config = ConfigDict(frozen=True)
+    type: Literal["turn"] = "turn"
+    turn: int = Field(ge=0, description="index into Record.turns whose response is this text")
+
+
+LoggedPart = Annotated[Union[TextPart, ImagePart, TurnRef], Field(discriminator="type")]
+
+
+class LoggedMessage(BaseModel):
+    """A message as samples.jsonl keeps it: text, images by hash, or references to earlier responses."""
+
+    model_config = ConfigDict(frozen=True)
+    role: Role
+    content: list[LoggedPart]
+
+
 class Turn(BaseModel):
     """One request/response exchange inside an episode, as logged."""
 
@@ -128,6 +147,8 @@ class Turn(BaseModel):
     kind: str
     prompt: str = Field(description="text of the last user message (images shown as [image:hash8])")
     images: list[str] = Field(default_factory=list)
+    messages: list[int] | None = Field(
+        None, description="the request's full conversation as indices into Record.messages (None: older log)")
     response: str | None = None
     probs: dict[str, float] | None = None
     method: str | None = None
@@ -144,7 +165,22 @@ class Record(BaseModel):
     repeat: int = 0
     seed: int = 0
     turns: list[Turn] = Field(default_factory=list)
+    messages: list[LoggedMessage] = Field(
+        default_factory=list, description="every distinct message the episode's requests sent, each once")
     outputs: dict[str, Any] = Field(default_factory=dict)
     status: Literal["ok", "error"] = "ok"
     error: str | None = None
     spec_hash: str = ""
+
+    def conversation(self, turn: int) -> list[Message] | None:
+        """The complete messages turn ``turn`` sent (references resolved); None for an older log."""
+        refs = self.turns[turn].messages
+        if refs is None:
+            return None
+        out = []
+        for i in refs:
+            m = self.messages[i]
+            parts = [TextPart(text=self.turns[p.turn].response or "") if isinstance(p, TurnRef) else p
+                     for p in m.content]
+            out.append(Message(role=m.role, content=parts))
+        return out

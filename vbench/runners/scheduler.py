@@ -16,7 +16,7 @@ from typing import Any, Callable, Generator, Iterable, Iterator
 
 from vbench.runners.base import Runner
 from vbench.runners.cache import ResponseCache
-from vbench.types import ImagePart, Record, Request, Response, Turn
+from vbench.types import ImagePart, LoggedMessage, Message, Record, Request, Response, TextPart, Turn, TurnRef
 
 EpisodeGen = Generator[list[Request], list[Response], dict[str, Any]]
 
@@ -49,11 +49,48 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def _turn(step: int, req: Request, resp: Response) -> Turn:
+class MessageTable:
+    """An episode's distinct messages, each kept once; turns refer to them by index (keeps the log small).
+
+    A text part equal to an earlier turn's response (a model's own reply in its history, or the words
+    it said arriving as the other player's user turn) is logged as a reference to that turn.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[LoggedMessage] = []
+        self._by_id: dict[int, int] = {}  # same object again (histories reuse their messages): no re-hash
+        self._by_key: dict[str, int] = {}
+        self._alive: list[Message] = []  # holds every object seen, so no id in _by_id is ever reused
+        self._said: dict[str, int] = {}  # response text -> first turn that said it
+
+    def said(self, turn: int, text: str | None) -> None:
+        if text:
+            self._said.setdefault(text, turn)
+
+    def refs(self, messages: Iterable[Message]) -> list[int]:
+        out = []
+        for m in messages:
+            idx = self._by_id.get(id(m))
+            if idx is None:
+                key = m.model_dump_json()
+                idx = self._by_key.get(key)
+                if idx is None:
+                    idx = self._by_key[key] = len(self.messages)
+                    parts = [TurnRef(turn=self._said[p.text]) if isinstance(p, TextPart) and p.text in self._said
+                             else p for p in m.content]
+                    self.messages.append(LoggedMessage(role=m.role, content=parts))
+                self._by_id[id(m)] = idx
+                self._alive.append(m)
+            out.append(idx)
+        return out
+
+
+def _turn(step: int, req: Request, resp: Response, table: MessageTable) -> Turn:
     last_user = next((m for m in reversed(req.messages) if m.role == "user"), req.messages[-1])
     prompt = "".join(p.text if not isinstance(p, ImagePart) else f"[image:{p.image[:8]}]" for p in last_user.content)
     return Turn(step=step, role=req.role, kind=req.kind, prompt=prompt, images=last_user.images,
-                response=resp.text, probs=resp.probs, method=resp.method, cached=resp.cached)
+                messages=table.refs(req.messages), response=resp.text, probs=resp.probs, method=resp.method,
+                cached=resp.cached)
 
 
 @dataclass
@@ -62,6 +99,7 @@ class _Live:
     pending: list[Request]
     step: int = 0
     turns: list[Turn] = field(default_factory=list)
+    table: MessageTable = field(default_factory=MessageTable)
 
 
 class Scheduler:
@@ -119,7 +157,8 @@ class Scheduler:
     def _record(self, live: _Live, outputs: dict[str, Any] | None, error: str | None) -> Record:
         s = live.spec
         return Record(task=self.task_name, episode_id=s.episode_id, index=s.index, sample=s.sample,
-                      repeat=s.repeat, seed=s.seed, turns=live.turns, outputs=outputs or {},
+                      repeat=s.repeat, seed=s.seed, turns=live.turns,
+                      messages=live.table.messages, outputs=outputs or {},
                       status="error" if error else "ok", error=error, spec_hash=self.spec_hash)
 
     def _advance(self, live: _Live, value: list[Response] | None) -> Record | None:
@@ -176,7 +215,9 @@ class Scheduler:
             still: list[_Live] = []
             for li, item in enumerate(live):
                 resps = [answers[(li, ri)] for ri in range(len(item.pending))]
-                item.turns.extend(_turn(item.step, q, r) for q, r in zip(item.pending, resps))
+                for q, r in zip(item.pending, resps):
+                    item.turns.append(_turn(item.step, q, r, item.table))
+                    item.table.said(len(item.turns) - 1, r.text)
                 failed = next((r.error for r in resps if not r.ok), None)
                 if failed:
                     item.spec.gen.close()

@@ -1,0 +1,1 @@
+"""`vbench view`: browse runs (conversations, persona images, extracted outcomes) locally or as a static site."""
