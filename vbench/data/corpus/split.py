@@ -60,8 +60,9 @@ def retrieve(index, table: store.KeywordTable, top_k: int = 5,
              content_key: Callable[[int], Any] | None = None, reuse: bool = False) -> list[dict]:
     """Top-k items per keyword; by default every item (and byte-identical image) serves one value only.
 
-    Keywords take turns, one item per round in keyword order (rank 1 for every keyword, then rank 2...),
-    each its nearest item not yet used, so no value claims all the shared neighbours first. With
+    Keywords take turns, one item per round, values interleaved (the first keyword of every value, then
+    the second...; rank 1 for every keyword, then rank 2...), each its nearest item not yet used, so no
+    value claims the shared neighbours first. With
     ``reuse`` an item is only unique within a value and may serve several values (reported by
     ``reused_rows``). Returns rows {value, keyword, rank (1-based), distance (L2), row} in
     value/keyword/rank order. A keyword whose neighbourhood is used up is searched deeper, until the
@@ -75,7 +76,9 @@ def retrieve(index, table: store.KeywordTable, top_k: int = 5,
     rows_by_kw = [[dist[k], ids[k], depth, 0] for k in range(len(table.keywords))]  # distances, ids, depth, next
     used: dict[Any, set] = {}
     found: list[list[dict]] = [[] for _ in table.keywords]
-    active = list(range(len(table.keywords)))
+    order = {v: i for i, v in enumerate(table.value_names)}
+    position = {k: int((table.values[:k] == table.values[k]).sum()) for k in range(len(table.keywords))}
+    active = sorted(range(len(table.keywords)), key=lambda k: (position[k], order[str(table.values[k])]))
     while active:
         still = []
         for k in active:
@@ -88,7 +91,6 @@ def retrieve(index, table: store.KeywordTable, top_k: int = 5,
             if len(found[k]) < top_k:
                 still.append(k)
         active = still
-    order = {v: i for i, v in enumerate(table.value_names)}
     ks = sorted(range(len(table.keywords)), key=lambda k: (order[str(table.values[k])], k))
     return [h for k in ks for h in found[k]]
 
