@@ -208,8 +208,11 @@ class IsqInduction(Task):
                 bad = [s for p in personas for s in supply[p.id] if s.status == "impossible"]
                 log.warning("%d of %d personas left out of the draw: the pools cannot supply them (%s): %s",
                             excluded, len(personas), need, summary(bad))
-            perm = np.random.default_rng(derive_seed(self.ctx.seed, "isq-personas")).permutation(len(eligible))
-            chosen = [eligible[perm[t % len(eligible)]] for t in range(o.trials)]
+            # one permutation of the whole set, ineligible personas skipped: the others keep their draw
+            perm = np.random.default_rng(derive_seed(self.ctx.seed, "isq-personas")).permutation(len(personas))
+            ok = {p.id for p in eligible}
+            order = [personas[i] for i in perm if personas[i].id in ok]
+            chosen = [order[t % len(order)] for t in range(o.trials)]
             chosen = chosen[: self.ctx.limit] if self.ctx.limit else chosen
         marginal = [s for p in {p.id: p for p in chosen}.values() for s in supply[p.id] if s.status == "marginal"]
         if marginal:
