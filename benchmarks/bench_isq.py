@@ -77,7 +77,8 @@ def _instrument(cls: type[Runner]) -> None:
 
 def design(tmp: Path, model: str, trials: int, scrolls: int) -> None:
     RunTimer.total = 0.0
-    corpus = build_synthetic_corpus(tmp / "corpus", n_per_value=max(60, scrolls // 2), dim=64, seed=0)
+    # 3 platform slices, each with >= scrolls items per value: every persona pool supplies the design
+    corpus = build_synthetic_corpus(tmp / "corpus", n_per_value=max(60, 3 * scrolls), dim=64, seed=0)
     if model == "hf":
         from vbench.runners.hf import HFRunner
         from vbench.testing.tiny_models import build_tiny_llava

@@ -84,3 +84,14 @@ def test_unparseable_yes_no_is_a_skip_and_a_parse_failure():
     assert not d.watch and not d.parse_ok
     d = Strategy("simple", answer="generate").decide([Response(text="Yes.")])
     assert d.watch and d.parse_ok
+
+
+def test_isq_yes_no_parts_are_binary_on_every_backend_by_default():
+    scales = [scale_resp(8)] * 4
+    logprob = Strategy("isq").decide(scales + [yn(0.7), yn(0.3)])
+    text = Strategy("isq").decide(scales + [Response(text="Yes"), Response(text="No")])
+    assert logprob.parts["preference_alignment"] == 1.0 and logprob.parts["action_desire"] == 0.0
+    assert logprob.score == text.score == pytest.approx((4 * 8 + 10) / 60 * 100)
+    expected = Strategy("isq", isq_yes_no="expected").decide(scales + [yn(0.7), yn(0.3)])
+    assert expected.parts["preference_alignment"] == pytest.approx(0.7)
+    assert expected.score == pytest.approx((4 * 8 + 7 + 3) / 60 * 100)

@@ -204,7 +204,8 @@ def test_unreadable_images_stop_the_trial_or_are_skipped(corpus_copy, tmp_path):
 
 
 def test_every_persona_option_and_limit(feed_corpus, tmp_path):
-    task = build_task("isq_induction", {"all_personas": True, "strategies": "isq", "platforms": "tiktok"},
+    task = build_task("isq_induction", {"all_personas": True, "strategies": "isq", "platforms": "tiktok",
+                                        "scrolls": 10, "n": 5},
                       TaskContext(store=ImageStore(tmp_path / "i"), dataset=str(feed_corpus), limit=7))
     samples = task.samples()
     assert len(samples) == 7 and len({s.meta["persona_id"] for s in samples}) == 7

@@ -25,10 +25,10 @@ def test_folder_to_published_split_to_results(tmp_path, shots, tiny_clip, capsys
     io = capsys.readouterr()
     assert "40 items" in io.out and "skipped 2 unreadable image(s)" in io.err
     assert main(["data", "build-split", "--corpus", str(corpus), "--top-k", "1"]) == 0
-    assert "80 rows over 10 values" in capsys.readouterr().out
+    assert "40 rows over 10 values" in capsys.readouterr().out  # 40 items, each serving one value
     assert main(["data", "publish-split", "--corpus", str(corpus), "--out", str(pub)]) == 0
     card = (pub / "README.md").read_text()
-    assert card.startswith("---\n") and "<!-- vbench:generated -->" in card and "| Hedonism | 8 |" in card
+    assert card.startswith("---\n") and "<!-- vbench:generated -->" in card and "| Hedonism | 4 |" in card
     assert list((pub / "data").glob("*.parquet")) and (pub / "schwartz.yaml").exists()
 
     assert main(["eval", "--model", "dummy", "--tasks", "value_spectrum", "--dataset", str(pub), "--output_path", str(out), "--limit", "20",

@@ -9,7 +9,7 @@ from PIL import Image
 
 from vbench.data.corpus.abundance import abundance
 from vbench.data.corpus.index import build_index, search
-from vbench.data.corpus.split import build_split, embed_keywords, retrieve
+from vbench.data.corpus.split import build_split, embed_keywords, retrieve, reused_rows
 from vbench.data.corpus.store import KeywordTable, load_corpus, normalise, write_corpus
 from vbench.data.schwartz import load_schwartz
 
@@ -83,7 +83,12 @@ def test_dedup_within_value_and_deeper_search():
     assert len(a_rows) == len(set(a_rows)) == 6  # nothing reused inside a value
     assert not {0, 4} <= set(a_rows)  # byte-identical images count once
     b_rows = [h["row"] for h in hits if h["value"] == "B"]
-    assert len(b_rows) == 3  # another value may reuse items
+    assert len(b_rows) == 3 and not set(b_rows) & set(a_rows)  # by default an item serves one value
+    shared = retrieve(index, table, top_k=3, content_key=lambda r: keys.get(r, r), reuse=True)
+    shared_a = [h["row"] for h in shared if h["value"] == "A"]
+    assert len(shared_a) == len(set(shared_a)) == 6 and len([h for h in shared if h["value"] == "B"]) == 3
+    assert reused_rows(shared) == len({h["row"] for h in shared if h["value"] == "A"}
+                                      & {h["row"] for h in shared if h["value"] == "B"}) and reused_rows(hits) == 0
     # ranks restart per keyword and distances grow within a keyword
     for kw in ("a1", "a2", "b1"):
         ks = [h for h in hits if h["keyword"] == kw]
@@ -92,7 +97,7 @@ def test_dedup_within_value_and_deeper_search():
     # a corpus smaller than the request: every row used once, no crash
     small, _ = build_index(emb[:5], "flat")
     hits = retrieve(small, table, top_k=4)
-    assert sorted(h["row"] for h in hits if h["value"] == "A") == [0, 1, 2, 3, 4]
+    assert sorted(h["row"] for h in hits) == [0, 1, 2, 3, 4]  # every row used once over all values
 
 
 def test_build_split_on_planted_corpus(tmp_path, embedder, keyword_table):
@@ -129,3 +134,25 @@ def test_search_reports_l2():
     dist, ids = search(index, emb[:3], 4)
     assert (ids[:, 0] == [0, 1, 2]).all() and np.allclose(dist[:, 0], 0, atol=1e-3)
     assert np.allclose(dist[0, 1], np.linalg.norm(emb[0] - emb[ids[0, 1]]), atol=1e-4)
+
+
+def test_abundance_reports_the_papers_radius_and_a_calibrated_one(tmp_path):
+    from vbench.data.corpus.abundance import write_abundance
+
+    rng = np.random.default_rng(7)
+    d = 32
+    kv = normalise(rng.normal(size=(4, d)))
+    table = KeywordTable(values=np.array(["A", "A", "B", "B"]), keywords=np.array(["a1", "a2", "b1", "b2"]), vectors=kv)
+    # like CLIP image-text pairs: positive similarity to every keyword (all L2 < 1.5); 20 items close to a1
+    emb = normalise(np.vstack([0.8 * kv[0] + 0.5 * kv.sum(axis=0) + rng.normal(size=(20, d)) / np.sqrt(d) * 0.5,
+                               0.5 * kv.sum(axis=0) + rng.normal(size=(180, d)) / np.sqrt(d)]))
+    ab = abundance(emb, table)
+    assert ab["radius"] == 1.5 and ab["share_within_radius"] == 1.0
+    assert ab["values"] == {"A": 200, "B": 200}  # the paper's radius counts everything
+    cal = ab["calibrated"]
+    assert cal["radius"] == pytest.approx(np.quantile(np.sqrt(2 - 2 * (emb @ kv.T).max(axis=1)), 0.1))
+    assert cal["values"]["A"] == 20 and cal["values"]["B"] == 0  # the calibrated radius sees the cluster
+    assert {r["keyword"]: r["count"] for r in cal["keywords"]}["a1"] == 20
+    write_abundance(ab, tmp_path)
+    text = (tmp_path / "abundance.csv").read_text()
+    assert "A,*,200,1.5,paper" in text and f"A,*,20,{cal['radius']},calibrated" in text

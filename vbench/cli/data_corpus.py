@@ -38,6 +38,8 @@ def add_data_parser(sub) -> None:
     s.add_argument("--top-k", "--top_k", type=positive_int, default=5, help="screenshots per keyword (default 5)")
     s.add_argument("--values", default=None, help="a value/keyword YAML file (default: the packaged schwartz.yaml)")
     s.add_argument("--radius", type=float, default=1.5, help="abundance radius (L2 on unit vectors; default 1.5)")
+    s.add_argument("--reuse-across-values", "--reuse_across_values", action="store_true",
+                   help="let one screenshot serve several values (default: each serves one; reuse is reported)")
     s.add_argument("--text-template", "--text_template", default="{keyword}",
                    help="text embedded per keyword, e.g. 'a screenshot of {keyword}' (default: the keyword)")
     s.add_argument("--clip-model", "--clip_model", default=None,
@@ -84,8 +86,10 @@ def run_build_split(args) -> int:
     from vbench.data.corpus.split import build_split
 
     r = build_split(args.corpus, top_k=args.top_k, values_file=args.values, radius=args.radius,
-                    text_template=args.text_template, clip_model=args.clip_model, device=args.device)
-    print(f"split {r.path}: {r.n_rows} rows over {len(r.per_value)} values (keyword set {r.schwartz_version}, top-{r.top_k})")
+                    text_template=args.text_template, clip_model=args.clip_model, device=args.device,
+                    reuse=args.reuse_across_values)
+    print(f"split {r.path}: {r.n_rows} rows over {len(r.per_value)} values (keyword set {r.schwartz_version}, top-{r.top_k})"
+          + (f"; {r.reused_items} screenshot(s) serve more than one value" if r.reuse else ""))
     if r.short_keywords:
         print(f"{len(r.short_keywords)} keyword(s) got fewer than {r.top_k} images (corpus too small): "
               f"{', '.join(r.short_keywords[:5])}", file=sys.stderr)

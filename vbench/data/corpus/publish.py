@@ -45,17 +45,21 @@ def generated_section(split, meta: dict, values_yaml: dict | None, abundance: di
     for r in rows:
         by_value[r["value"]].append(r)
     s = meta.get("split", {})
+    cal = (abundance or {}).get("calibrated") or {}
+    cal_r = f"{cal['radius']:.3f}" if "radius" in cal else "–"
     lines = [f"This copy holds **{len(rows):,}** screenshots drawn from a corpus of **{meta['n']:,}** items "
              f"(CLIP `{meta['clip_model']}`, {meta['dim']}-d, faiss `{meta['index_type']}` index; "
              f"keyword set version `{meta.get('schwartz_version')}`; top-{s.get('top_k')} per keyword; "
              f"text template `{s.get('text_template')}`).", "",
-             "| value | rows | keywords | mean distance | abundance (radius "
-             f"{(abundance or {}).get('radius', s.get('radius'))}) |", "|---|---|---|---|---|"]
+             "| value | rows | keywords | mean distance | abundance (paper radius "
+             f"{(abundance or {}).get('radius', s.get('radius'))}) | abundance (calibrated radius {cal_r}) |",
+             "|---|---|---|---|---|---|"]
     for value, items in by_value.items():
         kws = list(dict.fromkeys(r["keyword"] for r in items))
         dist = statistics.fmean(r["distance"] for r in items)
         ab = (abundance or {}).get("values", {}).get(value, "–")
-        lines.append(f"| {value} | {len(items)} | {', '.join(kws)} | {dist:.3f} | {ab} |")
+        lines.append(f"| {value} | {len(items)} | {', '.join(kws)} | {dist:.3f} | {ab} | "
+                     f"{cal.get('values', {}).get(value, '–')} |")
     platforms = Counter(r["platform"] for r in rows if r["platform"])
     if platforms:
         lines += ["", "Platforms: " + ", ".join(f"{p} {c}" for p, c in platforms.most_common()) + "."]

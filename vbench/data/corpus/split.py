@@ -1,8 +1,8 @@
 """`build-split`: keywords → CLIP text vectors → top-k screenshots per keyword → the evaluation split.
 
 For every keyword of every value the ``top_k`` nearest corpus items (L2 on unit vectors, distance
-recorded) are taken; within one value an item (or a byte-identical image) is used once, the next
-nearest filling in. The split is an HF dataset (save_to_disk) in ``CORPUS/split``; keyword vectors go
+recorded) are taken; an item (or a byte-identical image) serves one value only (``reuse``: once per
+value), the next nearest filling in. The split is an HF dataset (save_to_disk) in ``CORPUS/split``; keyword vectors go
 to ``keywords.npz``; the corpus abundance per value to ``abundance.{json,csv,png}``.
 """
 from __future__ import annotations
@@ -41,6 +41,8 @@ class SplitReport(BaseModel):
     short_keywords: list[str]
     schwartz_version: str
     top_k: int
+    reuse: bool = False
+    reused_items: int = 0
     abundance: dict[str, int]
     files: list[str]
 
@@ -55,53 +57,79 @@ def embed_keywords(embedder, values: SchwartzSet, template: str = "{keyword}") -
 
 
 def retrieve(index, table: store.KeywordTable, top_k: int = 5,
-             content_key: Callable[[int], Any] | None = None) -> list[dict]:
-    """Top-k items per keyword, de-duplicated within each value (by row and by ``content_key``).
+             content_key: Callable[[int], Any] | None = None, reuse: bool = False) -> list[dict]:
+    """Top-k items per keyword; by default every item (and byte-identical image) serves one value only.
 
-    Returns rows {value, keyword, rank (1-based), distance (L2), row} in value/keyword order. A keyword
-    whose value has used up its neighbourhood is searched deeper, until the corpus is exhausted.
+    Keywords take turns, one item per round, values interleaved (the first keyword of every value, then
+    the second...; rank 1 for every keyword, then rank 2...), each its nearest item not yet used, so no
+    value claims the shared neighbours first. With
+    ``reuse`` an item is only unique within a value and may serve several values (reported by
+    ``reused_rows``). Returns rows {value, keyword, rank (1-based), distance (L2), row} in
+    value/keyword/rank order. A keyword whose neighbourhood is used up is searched deeper, until the
+    corpus is exhausted.
     """
     if top_k < 1:
         raise UsageError("--top-k must be positive")
     n = index.ntotal
-    per_value = max((int((table.values == v).sum()) for v in table.value_names), default=1)
-    depth = min(n, top_k * per_value + top_k)
+    depth = min(n, top_k * len(table.keywords) + top_k)
     dist, ids = search(index, table.vectors, depth)
-    out: list[dict] = []
-    for value in table.value_names:
-        used_rows: set[int] = set()
-        used_keys: set[Any] = set()
-        for k in np.flatnonzero(table.values == value):
-            d_row, i_row, got, rank = dist[k], ids[k], 0, 0
-            cur_depth = depth
-            pos = 0
-            while got < top_k:
-                if pos >= len(i_row):
-                    if cur_depth >= n:
-                        break
-                    cur_depth = min(n, cur_depth * 4)
-                    d_row, i_row = (a[0] for a in search(index, table.vectors[k:k + 1], cur_depth))
-                    continue
-                row = int(i_row[pos])
-                pos += 1
-                if row < 0 or row in used_rows:
-                    continue
-                key = content_key(row) if content_key else None
-                if key is not None and key in used_keys:
-                    continue
-                used_rows.add(row)
-                if key is not None:
-                    used_keys.add(key)
-                rank += 1
-                got += 1
-                out.append({"value": value, "keyword": str(table.keywords[k]), "rank": rank,
-                            "distance": float(d_row[pos - 1]), "row": row})
-    return out
+    rows_by_kw = [[dist[k], ids[k], depth, 0] for k in range(len(table.keywords))]  # distances, ids, depth, next
+    used: dict[Any, set] = {}
+    found: list[list[dict]] = [[] for _ in table.keywords]
+    order = {v: i for i, v in enumerate(table.value_names)}
+    position = {k: int((table.values[:k] == table.values[k]).sum()) for k in range(len(table.keywords))}
+    active = sorted(range(len(table.keywords)), key=lambda k: (position[k], order[str(table.values[k])]))
+    while active:
+        still = []
+        for k in active:
+            scope = used.setdefault(str(table.values[k]) if reuse else None, set())
+            hit = _next_unused(index, table, k, rows_by_kw[k], scope, content_key, n)
+            if hit is None:
+                continue
+            found[k].append({"value": str(table.values[k]), "keyword": str(table.keywords[k]),
+                             "rank": len(found[k]) + 1, "distance": hit[1], "row": hit[0]})
+            if len(found[k]) < top_k:
+                still.append(k)
+        active = still
+    ks = sorted(range(len(table.keywords)), key=lambda k: (order[str(table.values[k])], k))
+    return [h for k in ks for h in found[k]]
+
+
+def _next_unused(index, table: store.KeywordTable, k: int, state: list, scope: set,
+                 content_key: Callable[[int], Any] | None, n: int) -> tuple[int, float] | None:
+    """Keyword k's nearest item not in ``scope`` (rows and content keys), searching deeper as needed."""
+    while True:
+        d_row, i_row, cur_depth, pos = state
+        if pos >= len(i_row):
+            if cur_depth >= n:
+                return None
+            state[2] = min(n, cur_depth * 4)
+            state[0], state[1] = (a[0] for a in search(index, table.vectors[k:k + 1], state[2]))
+            continue
+        state[3] = pos + 1
+        row = int(i_row[pos])
+        if row < 0 or ("row", row) in scope:
+            continue
+        key = content_key(row) if content_key else None
+        if key is not None and ("key", key) in scope:
+            continue
+        scope.add(("row", row))
+        if key is not None:
+            scope.add(("key", key))
+        return row, float(d_row[pos])
+
+
+def reused_rows(hits: list[dict]) -> int:
+    """Items that serve more than one value in a split."""
+    values: dict[int, set[str]] = {}
+    for h in hits:
+        values.setdefault(h["row"], set()).add(h["value"])
+    return sum(len(v) > 1 for v in values.values())
 
 
 def build_split(corpus_path: str | Path, *, top_k: int = 5, values_file: str | Path | None = None,
                 radius: float = 1.5, text_template: str = "{keyword}", embedder=None, clip_model: str | None = None,
-                device: str = "auto") -> SplitReport:
+                device: str = "auto", reuse: bool = False) -> SplitReport:
     import datasets
 
     from vbench.data.corpus.clip import ClipEmbedder
@@ -125,7 +153,7 @@ def build_split(corpus_path: str | Path, *, top_k: int = 5, values_file: str | P
         data = img.get("bytes") or (Path(img["path"]).read_bytes() if img.get("path") else b"")
         return hashlib.sha256(data).hexdigest()
 
-    hits = retrieve(corpus.index, table, top_k, content_key=image_key)
+    hits = retrieve(corpus.index, table, top_k, content_key=image_key, reuse=reuse)
     cols: dict[str, list] = {c: [] for c in SPLIT_COLUMNS}
     for h in hits:
         item = raw[h["row"]]
@@ -149,8 +177,10 @@ def build_split(corpus_path: str | Path, *, top_k: int = 5, values_file: str | P
     meta = corpus.meta.model_dump(mode="json")
     meta.update(schwartz_version=values.version,
                 split={"top_k": top_k, "text_template": text_template, "radius": radius, "n_rows": len(hits),
+                       "reuse": reuse, "reused_items": reused_rows(hits),
                        "values_file": str(values_file) if values_file else None,
                        "text_model": getattr(embedder, "model_id", None)})
     store.atomic_write_json(out / store.META, meta)
     return SplitReport(path=str(out / store.SPLIT), n_rows=len(hits), per_value=per_value, short_keywords=short,
-                       schwartz_version=values.version, top_k=top_k, abundance=ab["values"], files=files)
+                       schwartz_version=values.version, top_k=top_k, reuse=reuse, reused_items=reused_rows(hits),
+                       abundance=ab["values"], files=files)

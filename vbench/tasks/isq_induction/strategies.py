@@ -2,7 +2,9 @@
 
 Each strategy turns (screenshot, persona) into the requests of one scroll and their responses into a
 Decision. ``choose`` requests (the default) give option distributions: yes/no decisions take the more
-likely option, ISQ scores use the expected value (or the most likely answer, ``isq_score=argmax``).
+likely option; ISQ's 1-10 scales use the expected value (or the most likely answer, ``isq_score=argmax``)
+and its yes/no parts (pa, ad) are 0/1 as in the paper, the same on every backend (``isq_yes_no=expected``
+uses P(yes) instead, which only log-prob backends can give).
 Without distributions (``answer=generate`` or a backend without log-probs) the text is parsed; an
 unparseable answer counts as a parse failure and the scroll as a skip (the feed's default when the
 viewer does nothing).
@@ -112,11 +114,13 @@ class Strategy:
 
     def __init__(self, name: str, answer: Literal["choose", "generate"] = "choose",
                  isq_format: Literal["batch", "structured"] = "batch",
-                 isq_score: Literal["expected", "argmax"] = "expected", threshold: float = 60.0):
+                 isq_score: Literal["expected", "argmax"] = "expected", threshold: float = 60.0,
+                 isq_yes_no: Literal["binary", "expected"] = "binary"):
         if name not in STRATEGIES:
             raise ValueError(name)
         self.name, self.answer, self.isq_format, self.isq_score, self.threshold = (
             name, answer, isq_format, isq_score, threshold)
+        self.isq_yes_no = isq_yes_no
 
     def system_prompt(self, persona: Persona | None) -> str:
         if self.name == "plain":
@@ -151,7 +155,7 @@ class Strategy:
             parts = parse_structured(responses[0].text)
         else:
             parts = {k: (read_scale(r, self.isq_score) if ISQ_QUESTIONS[k]["kind"] == "scale"
-                         else read_yes_no(r, self.isq_score))
+                         else read_yes_no(r, "expected" if self.isq_yes_no == "expected" else "argmax"))
                      for k, r in zip(ISQ_KEYS, responses)}
         if any(v is None for v in parts.values()):
             return Decision(watch=False, score=None, parse_ok=False, parts=parts)

@@ -8,6 +8,7 @@ trials advance one scroll per scheduler step, so a design is ~``scrolls`` batche
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,11 +28,13 @@ from vbench.tasks.isq_induction.plot import write_curves
 from vbench.tasks.isq_induction.recommender import FeedSimulator, PlatformProfile
 from vbench.tasks.isq_induction.schwartz import VALUES
 from vbench.tasks.isq_induction.strategies import PROMPTS, STRATEGIES, Strategy
+from vbench.tasks.isq_induction.supply import Supply, pool_supply, summary, worst
 from vbench.tasks.prompts import load_prompts
 from vbench.types import ImagePart, Record
 
 PLATFORMS = load_prompts("vbench.tasks.isq_induction", "platforms.yaml")
 _MAX_REDRAWS = 50
+log = logging.getLogger("vbench.isq_induction")
 
 
 class Options(TaskOptions):
@@ -46,7 +49,10 @@ class Options(TaskOptions):
     threshold: float = Field(60.0, ge=0, le=100, description="ISQ: watch iff S% > threshold")
     answer: Literal["choose", "generate"] = "choose"
     isq_format: Literal["batch", "structured"] = "batch"
-    isq_score: Literal["expected", "argmax"] = "expected"
+    isq_score: Literal["expected", "argmax"] = Field("expected", description="ISQ 1-10 scales from choose: "
+                                                     "expected value or likeliest answer")
+    isq_yes_no: Literal["binary", "expected"] = Field("binary", description="ISQ pa/ad: 0/1 as in the paper "
+                                                      "(every backend), or P(yes) from choose")
     platform_slice: Literal["auto", "off", "require"] = "auto"
     platform_file: str | None = Field(None, description="YAML of extra/overriding platform profiles")
     topics: int | None = Field(None, ge=2, description="k-means topics per pool (default round(sqrt(pool size)))")
@@ -67,7 +73,7 @@ def _names(text: str, known: tuple[str, ...] | list[str], what: str) -> list[str
 
 class IsqInduction(Task):
     name = "isq_induction"
-    version = "1.0"
+    version = "2.0"
     description = "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)"
     Options = Options
 
@@ -85,8 +91,8 @@ class IsqInduction(Task):
         if 2 * options.n > options.scrolls:
             raise UsageError(f"--task_args n={options.n} is larger than half of scrolls={options.scrolls}: the first "
                              f"and last n scrolls of Eq. 1 must not overlap")
-        self._strategy = {s: Strategy(s, options.answer, options.isq_format, options.isq_score, options.threshold)
-                          for s in self.strategies}
+        self._strategy = {s: Strategy(s, options.answer, options.isq_format, options.isq_score, options.threshold,
+                                      options.isq_yes_no) for s in self.strategies}
 
     def _load_profiles(self) -> dict[str, PlatformProfile]:
         raw = dict(PLATFORMS["profiles"])
@@ -114,7 +120,8 @@ class IsqInduction(Task):
     def prompt_set(self) -> dict[str, Any]:
         o = self.options
         return {"version": PROMPTS["version"], "prompts": PROMPTS, "strategies": self.strategies,
-                "answer": o.answer, "isq_format": o.isq_format, "isq_score": o.isq_score, "threshold": o.threshold,
+                "answer": o.answer, "isq_format": o.isq_format, "isq_score": o.isq_score, "isq_yes_no": o.isq_yes_no,
+                "threshold": o.threshold,
                 "platforms": {p: self.profiles[p].model_dump() for p in self.platforms},
                 "space": PLATFORMS["space"], "platforms_version": PLATFORMS["version"]}
 
@@ -162,24 +169,57 @@ class IsqInduction(Task):
         corpus = load_feed_corpus(self.corpus_spec)
         pools = self._build_feeds(corpus)
         self._corpus, self._personas = corpus, {p.id: p for p in personas}
-        if self.options.all_personas:
-            chosen = personas
-        else:
-            perm = np.random.default_rng(derive_seed(self.ctx.seed, "isq-personas")).permutation(len(personas))
-            chosen = [personas[perm[t % len(personas)]] for t in range(self.options.trials)]
-        chosen = chosen[: self.ctx.limit] if self.ctx.limit else chosen
+        pool_values = {p: corpus.values[self._sims[p].space.items] for p in self.platforms}
+        supply = pool_supply(personas, pool_values, self.options.scrolls, self.options.n)
+        chosen, excluded = self._choose_personas(personas, supply)
         samples = []
         for platform in self.platforms:
-            pool_values = corpus.values[self._sims[platform].space.items]
+            sim = self._sims[platform]
             for strategy in self.strategies:
                 for t, persona in enumerate(chosen):
-                    targets = [VALUES.index(v) for v in persona.values]
+                    s = next(x for x in supply[persona.id] if x.platform == platform)
                     samples.append(Sample(id=f"{platform}/{strategy}/t{t:03d}", meta={
                         "platform": platform, "strategy": strategy, "trial": t, "persona_id": persona.id,
                         "persona_values": persona.values, "persona_traits": persona.traits, "pool": pools[platform],
-                        "base_alignment": float(np.isin(pool_values, targets).mean())}))
+                        "topics": sim.space.n_topics, "base_alignment": s.liked / s.pool,
+                        "liked_items": s.liked, "pool_items": s.pool, "supply": s.status,
+                        "personas_excluded": excluded}))
         self._samples = samples
         return samples
+
+    def _choose_personas(self, personas: list[Persona], supply: dict[str, list[Supply]]) -> tuple[list[Persona], int]:
+        """The trials' personas; refuses (or, when drawing, leaves out) personas the pools cannot serve."""
+        o, need = self.options, f"a trial needs at least n={self.options.n} liked items, ideally scrolls={self.options.scrolls}"
+        if o.all_personas:
+            chosen = personas[: self.ctx.limit] if self.ctx.limit else personas
+            bad = [s for p in chosen for s in supply[p.id] if s.status == "impossible"]
+            if bad:
+                raise UsageError(f"the corpus cannot supply the design for {len({s.persona for s in bad})} of "
+                                 f"{len(chosen)} personas ({need}): {summary(bad)}")
+            excluded = 0
+        else:
+            eligible = [p for p in personas if worst(supply[p.id]) != "impossible"]
+            excluded = len(personas) - len(eligible)
+            if not eligible:
+                bad = [s for p in personas for s in supply[p.id]]
+                raise UsageError(f"the corpus cannot supply the design for any of the {len(personas)} personas "
+                                 f"({need}): {summary(bad)}; use a bigger corpus or smaller scrolls/n")
+            if excluded:
+                bad = [s for p in personas for s in supply[p.id] if s.status == "impossible"]
+                log.warning("%d of %d personas left out of the draw: the pools cannot supply them (%s): %s",
+                            excluded, len(personas), need, summary(bad))
+            # one permutation of the whole set, ineligible personas skipped: the others keep their draw
+            perm = np.random.default_rng(derive_seed(self.ctx.seed, "isq-personas")).permutation(len(personas))
+            ok = {p.id for p in eligible}
+            order = [personas[i] for i in perm if personas[i].id in ok]
+            chosen = [order[t % len(order)] for t in range(o.trials)]
+            chosen = chosen[: self.ctx.limit] if self.ctx.limit else chosen
+        marginal = [s for p in {p.id: p for p in chosen}.values() for s in supply[p.id] if s.status == "marginal"]
+        if marginal:
+            log.warning("%d persona × platform pools are marginal (fewer liked items than scrolls=%d: a feed that "
+                        "learns the persona can run out of them and I_avg turns negative): %s",
+                        len(marginal), o.scrolls, summary(marginal))
+        return chosen, excluded
 
     # -- one trial ----------------------------------------------------------------------------------------
     def _image(self, sim: FeedSimulator, row: int, item: int) -> tuple[int, ImagePart]:
@@ -231,11 +271,9 @@ class IsqInduction(Task):
 
     # -- results ---------------------------------------------------------------------------------------
     def metrics(self, records: list[Record]) -> dict[str, Any]:
-        m = feed_metrics.compute_metrics(records, self.options.n, seed=self.ctx.seed)
-        m["design"] = {"platforms": self.platforms, "strategies": self.strategies, "scrolls": self.options.scrolls,
-                       "trials_per_cell": len({r.sample["trial"] for r in records}),
-                       "pools": {p: s.space.name for p, s in self._sims.items()},
-                       "topics": {p: s.space.n_topics for p, s in self._sims.items()}}
+        """A pure function of the options and the records (each record carries its trial's design facts)."""
+        m = feed_metrics.compute_metrics(records, self.options.n)
+        m["design"] = feed_metrics.design_block(records, self.platforms, self.strategies, self.options.scrolls)
         return m
 
     def artifacts(self, records: list[Record], out_dir: Path) -> list[str]:

@@ -5,7 +5,11 @@ Each sample is a screenshot retrieved for a value keyword. The model is asked th
 fidelity) and/or as P(yes) from ``choose``. Optional follow-up questions continue the conversation.
 ``mode=ablation`` also runs the paper's §6 comparison: a ``captioner`` describes the image and an
 ``answerer`` answers from the caption alone; results give per-value differences and rank correlation
-against the direct mode (same run, or a direct run's samples.jsonl with ``mode=caption``).
+against the direct mode (same run, or a direct run's samples.jsonl with ``mode=caption``, whose answers
+are copied into this run's records so that metrics() needs nothing but the options and the records).
+
+Each screenshot serves one value (the nearest keyword's, by the split's distance) unless ``reuse`` is
+set; how many screenshots were dropped or reused is recorded with every sample.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import io
 import json
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import Field
 
 from vbench.data.defaults import default_dataset
 from vbench.data.schwartz import load_schwartz
@@ -27,6 +33,7 @@ from vbench.types import GenParams, ImagePart, Message, Record, Request
 
 PROMPTS = load_prompts("vbench.tasks.value_spectrum")
 KEEP = ["value", "keyword", "rank", "distance", "platform", "corpus_id"]
+DIRECT_KEYS = ("answer", "interested", "parse_ok", "p_yes")
 
 
 class Options(TaskOptions):
@@ -36,6 +43,37 @@ class Options(TaskOptions):
     mode: Literal["direct", "ablation", "caption"] = "direct"
     direct_samples: str | None = None
     values: str | None = None
+    reuse: bool = Field(False, description="let a screenshot listed under several values count for each")
+
+
+def one_value_per_screenshot(samples: list[Sample], reuse: bool) -> list[Sample]:
+    """Screenshots listed under several values: kept once, under the value of the nearest keyword (split
+    distance; ties → first listed), unless ``reuse``. Every sample records the dataset's counts."""
+    by_image: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_image.setdefault(s.meta["image"], []).append(s)
+    shared = {img: len({x.meta.get("value") for x in group}) for img, group in by_image.items()}
+    n_shared = sum(n > 1 for n in shared.values())
+    if reuse:
+        kept = samples
+    else:
+        best = {img: min(group, key=lambda x: (x.meta.get("distance") is None, x.meta.get("distance") or 0.0))
+                for img, group in by_image.items()}
+        kept = [s for s in samples if best[s.meta["image"]] is s]
+    for s in kept:
+        s.meta.update(screenshot_values=shared[s.meta["image"]], screenshots_shared=n_shared,
+                      rows_dropped=len(samples) - len(kept))
+    return kept
+
+
+def screenshot_block(records: list[Record], reuse: bool) -> dict[str, Any]:
+    """How screenshots map to values in this run, from the facts every record carries."""
+    images = {r.sample.get("image"): r.sample for r in records}
+    facts = next(iter(images.values()), {})
+    return {"n": len(images), "reuse": reuse,
+            "shared_in_dataset": facts.get("screenshots_shared"),
+            "rows_dropped": facts.get("rows_dropped"),
+            "counted_for_several_values": sum((s.get("screenshot_values") or 1) > 1 for s in images.values()) if reuse else 0}
 
 
 def resolve_split(spec: str) -> str:
@@ -63,7 +101,7 @@ def spread(samples: list[Sample], limit: int | None) -> list[Sample]:
 
 class ValueSpectrum(Task):
     name = "value_spectrum"
-    version = "1.0"
+    version = "2.0"
     description = "Preference for Schwartz values over short-video screenshots, yes/no (Value-Spectrum B1)"
     roles = ("default", "captioner", "answerer")
     Options = Options
@@ -76,7 +114,7 @@ class ValueSpectrum(Task):
             raise UsageError("--task_args direct_samples goes with mode=caption (mode=ablation runs the direct mode itself)")
         self.values = load_schwartz(options.values)
         self._samples: list[Sample] | None = None
-        self._direct_records: list[Record] | None = None
+        self._direct: dict[str, dict[str, Any]] | None = None
 
     @property
     def dataset_spec(self) -> str:
@@ -113,11 +151,12 @@ class ValueSpectrum(Task):
             if len(set(ids)) != len(ids):
                 for n, s in enumerate(samples):
                     s.id = f"{s.id}@{n}"
+            samples = one_value_per_screenshot(samples, self.options.reuse)
             self._samples = spread(samples, self.ctx.limit)
             if not self._samples:
                 raise UsageError(f"dataset {self.dataset_spec!r} has no usable samples")
             if self.options.direct_samples:
-                self._direct_records = read_direct_samples(self.options.direct_samples)
+                self._direct = {r.episode_id: r.outputs for r in read_direct_samples(self.options.direct_samples)}
         return self._samples
 
     def dataset_fingerprint(self) -> str:
@@ -157,6 +196,9 @@ class ValueSpectrum(Task):
                            messages=(Message.user(image, PROMPTS["caption"]["captioner_prompt"]),))] if self.caption else []
         resps = yield direct_reqs + cap_req
         out = self._read(direct_reqs, resps[:len(direct_reqs)], "")
+        if self._direct is not None:  # the earlier direct run's answers travel with this record
+            given = self._direct.get(f"{sample.id}#{repeat}") or self._direct.get(sample.id) or {}
+            out.update({f"direct_{k}": given[k] for k in DIRECT_KEYS if k in given})
         answer_reqs: list[Request] = []
         if self.caption:
             out["caption"] = caption = (resps[-1].text or "").strip()
@@ -185,45 +227,56 @@ class ValueSpectrum(Task):
         return out
 
     # -- metrics ---------------------------------------------------------------------------
-    def _rows(self, records: list[Record]) -> list[dict[str, Any]]:
-        return [{**{k: r.sample.get(k) for k in ("value", "keyword", "platform")}, **r.outputs} for r in records]
+    @staticmethod
+    def _rows(records: list[Record], prefix: str = "") -> list[dict[str, Any]]:
+        """One row per record: sample facts, the screenshot (cluster) and the outputs (``prefix`` stripped)."""
+        rows = []
+        for r in records:
+            outs = {k[len(prefix):]: v for k, v in r.outputs.items() if k.startswith(prefix)} if prefix else r.outputs
+            rows.append({**{k: r.sample.get(k) for k in ("value", "keyword", "platform")}, **outs,
+                         "cluster": r.sample.get("image") or r.episode_id.split("#")[0], "sample": r.episode_id})
+        return rows
 
-    def metrics(self, records: list[Record]) -> dict[str, Any]:
-        seed, order = self.ctx.seed, self.values.names
-        rows = self._rows(records)
-        m: dict[str, Any] = {}
-        modes = []
-        if self.direct:
-            modes.append(("", rows))
-        if self.caption:
-            modes.append(("caption_", rows))
-        for prefix, rs in modes:
-            if any(f"{prefix}interested" in r for r in rs):
-                m[f"{prefix}preference"] = vm.preference_block(rs, f"{prefix}interested", order, seed)
-                m[f"{prefix}parse_rate"] = vm.stats.rate([r.get(f"{prefix}parse_ok") for r in rs], seed=seed).model_dump()
-            if any(f"{prefix}p_yes" in r for r in rs):
-                m[f"{prefix}preference_p_yes"] = vm.preference_block(rs, f"{prefix}p_yes", order, seed)
-        m["primary_score"] = "preference" if "preference" in m or "caption_preference" in m else "preference_p_yes"
-        if self.caption:
-            m["ablation"] = self._ablation(m, rows, seed, order)
+    def _blocks(self, rows: list[dict[str, Any]], prefix: str) -> dict[str, Any]:
+        order, m = self.values.names, {}
+        if any(f"{prefix}interested" in r for r in rows):
+            m[f"{prefix}preference"] = vm.preference_block(rows, f"{prefix}interested", order, f"{prefix}parse_ok",
+                                                           f"{prefix}answer")
+            flags = [(r[f"{prefix}parse_ok"], r["cluster"]) for r in rows if r.get(f"{prefix}parse_ok") is not None]
+            m[f"{prefix}parse_rate"] = vm.stats.rate([f for f, _ in flags], [c for _, c in flags],
+                                                     unit=vm.UNIT).model_dump()
+        if any(f"{prefix}p_yes" in r for r in rows):
+            m[f"{prefix}preference_p_yes"] = vm.preference_block(rows, f"{prefix}p_yes", order)
         return m
 
-    def _ablation(self, m: dict[str, Any], rows: list[dict], seed: int, order: list[str]) -> dict[str, Any]:
+    def metrics(self, records: list[Record]) -> dict[str, Any]:
+        """A pure function of the options and the records (direct answers of mode=caption are in the records)."""
+        rows = self._rows(records)
+        m: dict[str, Any] = {}
+        if self.direct:
+            m.update(self._blocks(rows, ""))
+        if self.caption:
+            m.update(self._blocks(rows, "caption_"))
+        m["primary_score"] = "preference" if "preference" in m or "caption_preference" in m else "preference_p_yes"
+        m["screenshots"] = screenshot_block(records, self.options.reuse)
+        if self.caption:
+            m["ablation"] = self._ablation(m, rows, records)
+        return m
+
+    def _ablation(self, m: dict[str, Any], rows: list[dict], records: list[Record]) -> dict[str, Any]:
         out: dict[str, Any] = {"direct_source": "this run"}
         direct = m
-        if self._direct_records is not None:
+        if self.options.direct_samples:
             out["direct_source"] = self.options.direct_samples
-            drows = self._rows(self._direct_records)
-            direct = {}
-            if any("interested" in r for r in drows):
-                direct["preference"] = vm.preference_block(drows, "interested", order, seed)
-            if any("p_yes" in r for r in drows):
-                direct["preference_p_yes"] = vm.preference_block(drows, "p_yes", order, seed)
+            drows = self._rows(records, "direct_")
+            out["direct_missing"] = sum(not any(f"direct_{k}" in r.outputs for k in DIRECT_KEYS) for r in records)
+            direct = self._blocks(drows, "")
         for key, label in (("preference", "sampled"), ("preference_p_yes", "choice")):
             if key in direct and f"caption_{key}" in m:
                 out[label] = vm.compare_modes(direct[key], m[f"caption_{key}"])
-        if self._direct_records is None and any("interested" in r for r in rows):
-            out["item_agreement"] = vm.agreement([(r.get("interested"), r.get("caption_interested")) for r in rows], seed)
+        if not self.options.direct_samples and any("interested" in r for r in rows):
+            out["item_agreement"] = vm.agreement([(r.get("interested"), r.get("caption_interested")) for r in rows],
+                                                 [r["cluster"] for r in rows])
         return out
 
     def artifacts(self, records: list[Record], out_dir: Path) -> list[str]:
