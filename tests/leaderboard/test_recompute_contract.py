@@ -15,8 +15,6 @@ from vbench.leaderboard.pack import assemble
 from vbench.leaderboard.schema import Limits
 from vbench.registry import TASKS
 
-IMPURE = pytest.mark.xfail(reason="metrics() purity fix pending in the task", strict=False)
-
 CASES = [
     pytest.param("aggressiveness_rating", {}, id="aggressiveness_rating"),
     pytest.param("ultimatum_solo", {"repeats": 1, "model_args": f"reply={PROPOSE}"}, id="ultimatum_solo"),
@@ -25,9 +23,8 @@ CASES = [
     pytest.param("value_spectrum", {}, id="value_spectrum"),
     pytest.param("value_spectrum", {"task_args": "mode=ablation"}, id="value_spectrum-ablation"),
     pytest.param("value_spectrum", {"task_args": "mode=caption,direct_samples={direct}"},
-                 id="value_spectrum-caption-vs-direct-run", marks=IMPURE),
-    pytest.param("isq_induction", {"task_args": "trials=1,scrolls=6,n=3,platforms=tiktok"}, id="isq_induction",
-                 marks=IMPURE),
+                 id="value_spectrum-caption-vs-direct-run"),
+    pytest.param("isq_induction", {"task_args": "trials=1,scrolls=6,n=3,platforms=tiktok"}, id="isq_induction"),
 ]
 
 
