@@ -22,6 +22,7 @@ from vbench.runners.base import Runner
 from vbench.runners.cache import ResponseCache
 from vbench.runners.factory import build_runner
 from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
+from vbench.output_lock import OutputLock
 from vbench.samples_log import SamplesLog
 from vbench.tasks.base import Task, TaskContext, stable_hash
 from vbench.types import GenParams, Record
@@ -148,10 +149,35 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
     spec_hash = stable_hash({"task": task.name, "version": task.version, "prompts": task.prompt_set_hash(),
                              "options": options, "models": fingerprints, "seed": seed, "repeats": repeats,
                              "gen": overrides, "dataset": task.ctx.dataset})
+    with OutputLock(out_dir):
+        return _run_locked(task, samples, model_name, runners, cache, overrides, seed, repeats, batch_size, limit,
+                           out_dir, overwrite, show_progress, command, spec_hash, started, t0, options)
+
+
+def _prior_tally(out_dir: Path, samples_path: Path) -> tuple[int, int]:
+    """Model calls and cache hits of the finished invocation whose samples file is still in place."""
+    path = out_dir / "results.json"
+    if not (path.exists() and samples_path.exists()):
+        return 0, 0
+    try:
+        prev = RunResults.model_validate_json(path.read_text("utf-8"))
+    except ValueError:
+        return 0, 0
+    if prev.samples_sha256 != _file_sha256(samples_path):
+        return 0, 0
+    return prev.counts.model_calls, prev.counts.cache_hits
+
+
+def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
+                seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool, show_progress: bool,
+                command: list[str] | None, spec_hash: str, started: str, t0: float, options: dict) -> RunResults:
     log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
     if overwrite:
         SamplesLog.remove(log.path)
+    prior_calls, prior_hits = _prior_tally(out_dir, log.path)
     previous = log.read()
+    prior_calls += log.tally.model_calls
+    prior_hits += log.tally.cache_hits
     done = {r.episode_id: r for r in previous if r.status == "ok"}
 
     def specs():
@@ -180,6 +206,9 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
         log.close()
         if bar:
             bar.close()
+    if done and show_progress:
+        print(f"{task.name}: resumed: {len(done)} episodes from {log.path.name}, {stats.cache_hits} cached responses, "
+              f"{stats.model_calls} model calls", file=sys.stderr)
     all_records = list(done.values()) + new_records
     log.finalize(all_records)
     all_records.sort(key=lambda r: (r.index, r.repeat))
@@ -202,7 +231,7 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
         counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
                       error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
                       parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,
-                      model_calls=stats.model_calls, cache_hits=stats.cache_hits,
+                      model_calls=prior_calls + stats.model_calls, cache_hits=prior_hits + stats.cache_hits,
                       scheduler_steps=stats.steps),
         metrics=metrics,
         skipped_samples=task.skipped,
@@ -213,3 +242,18 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
     )
     write_results(out_dir / "results.json", res)
     return res
+
+
+def error_budget_exceeded(res: RunResults, rate: float | None = None) -> str | None:
+    """Why a run counts as failed (``--fail-on-error RATE``): more than RATE of its episodes failed,
+    or, by default, every one of them. None when the run is good enough to report."""
+    c = res.counts
+    if c.n_episodes == 0 or c.n_error == 0:
+        return None
+    failed = c.error_rate > rate if rate is not None else c.n_ok == 0
+    if not failed:
+        return None
+    first = res.errors[0]["error"] if res.errors else ""
+    bar = f"more than {rate:g} allowed by --fail-on-error" if rate is not None else "every episode failed"
+    return (f"{res.task.name}: {c.n_error} of {c.n_episodes} episodes failed ({bar}); first error: "
+            f"{first[:200]}; details in results.json")
