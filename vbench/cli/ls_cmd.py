@@ -41,10 +41,10 @@ def task_details(entry: Entry) -> tuple[str, str, str]:
     cls = entry.load()
     options = ", ".join(f"{name}={field.default!r}" if field.default is not None else f"{name}"
                         for name, field in cls.Options.model_fields.items())
-    dataset = "-"
+    dataset = "none: --dataset required"
     try:
         task = cls(cls.Options(), TaskContext(store=ImageStore("/nonexistent-vbench-store")))
-        dataset = str(getattr(task, "dataset_spec", None) or getattr(task, "corpus_spec", None) or "-")
+        dataset = str(getattr(task, "dataset_spec", None) or getattr(task, "corpus_spec", None) or dataset)
     except Exception:  # noqa: BLE001 - listing must not fail on one task's constructor
         pass
     return dataset, ", ".join(cls.roles), options
