@@ -16,13 +16,13 @@ from typing import Any, Callable
 from vbench.args import parse_kv, redact, validate_args
 from vbench.errors import UsageError
 from vbench.images import ImageStore, default_store, default_store_dir
+from vbench.output_lock import OutputLock
 from vbench.registry import TASKS
 from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
 from vbench.runners.base import Runner
 from vbench.runners.cache import ResponseCache
 from vbench.runners.factory import build_runner
 from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
-from vbench.output_lock import OutputLock
 from vbench.samples_log import SamplesLog
 from vbench.tasks.base import Task, TaskContext, stable_hash
 from vbench.types import GenParams, Record

@@ -17,8 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, help="backend (hf, vllm, openai, ...) or model-zoo alias; `vbench ls models`")
     p.add_argument("--model_args", "--model-args", default="", help="k=v,... for the backend, e.g. pretrained=PATH,dtype=bfloat16")
     p.add_argument("--model-role", "--model_role", action="append", default=[], metavar="ROLE=MODEL[:k=v,...]",
-                   help="a model for one task role (repeatable), e.g. player_b=openai:model=gpt-4o or "
-                        "judge=anthropic:model=claude-sonnet-4-5 (roles: `vbench ls tasks`)")
+                   help="a model for one task role (repeatable), e.g. player_a=qwen-vl and player_b=openai:model=gpt-4o "
+                        "(ultimatum_pair), judge=claude-sonnet (ultimatum tasks); roles per task: `vbench ls tasks`")
     p.add_argument("--backend", default=None, metavar="NAME",
                    help="run a model-zoo alias on another backend it lists, e.g. --model qwen-vl --backend hf")
     p.add_argument("--max_concurrency", "--max-concurrency", type=positive_int, default=None, metavar="N",

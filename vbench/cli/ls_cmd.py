@@ -45,7 +45,7 @@ def task_details(entry: Entry) -> tuple[str, str, str]:
     try:
         task = cls(cls.Options(), TaskContext(store=ImageStore("/nonexistent-vbench-store")))
         dataset = str(getattr(task, "dataset_spec", None) or getattr(task, "corpus_spec", None) or dataset)
-    except Exception:  # noqa: BLE001 - listing must not fail on one task's constructor
+    except Exception:  # listing must not fail on one task's constructor
         pass
     return dataset, ", ".join(cls.roles), options
 

@@ -50,7 +50,7 @@ class ResponseCache:
             raise exc  # locked, busy, read-only: not damage, nothing to move
         try:
             self._db.close()
-        except Exception:  # noqa: BLE001 - already broken or never opened
+        except Exception:  # already broken, or never opened
             pass
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
         for suffix in ("", "-wal", "-shm"):
