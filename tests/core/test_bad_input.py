@@ -140,7 +140,9 @@ def test_unreachable_hub_is_one_line(tmp_path, capsys, isolated_cache, monkeypat
     monkeypatch.chdir(tmp_path)
     err = _one_line(capsys, ["eval", "--model", "hf", "--model_args", "pretrained=no-such-org/no-such-vlm",
                              "--tasks", "aggressiveness_rating", "--output_path", "out"])
-    assert "no-such-org/no-such-vlm" in err and ("cannot reach" in err or "no such model" in err)
+    assert "no-such-org/no-such-vlm" in err and "cannot reach the Hugging Face Hub" in err
+    err = _one_line(capsys, _eval("no-such-org/no-such-data", "out"))
+    assert "no-such-org/no-such-data" in err and "cannot reach the Hugging Face Hub" in err
     assert not (tmp_path / "out").exists()
 
 
