@@ -6,9 +6,11 @@ sample are validated before the output folder is touched; weights load only on t
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -154,30 +156,14 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
                            out_dir, overwrite, show_progress, command, spec_hash, started, t0, options)
 
 
-def _prior_tally(out_dir: Path, samples_path: Path) -> tuple[int, int]:
-    """Model calls and cache hits of the finished invocation whose samples file is still in place."""
-    path = out_dir / "results.json"
-    if not (path.exists() and samples_path.exists()):
-        return 0, 0
-    try:
-        prev = RunResults.model_validate_json(path.read_text("utf-8"))
-    except ValueError:
-        return 0, 0
-    if prev.samples_sha256 != _file_sha256(samples_path):
-        return 0, 0
-    return prev.counts.model_calls, prev.counts.cache_hits
-
-
 def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
                 seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool, show_progress: bool,
                 command: list[str] | None, spec_hash: str, started: str, t0: float, options: dict) -> RunResults:
     log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
     if overwrite:
-        SamplesLog.remove(log.path)
-    prior_calls, prior_hits = _prior_tally(out_dir, log.path)
+        log.remove()
     previous = log.read()
-    prior_calls += log.tally.model_calls
-    prior_hits += log.tally.cache_hits
+    invocation = f"{started}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # unique even for two runs in one second
     done = {r.episode_id: r for r in previous if r.status == "ok"}
 
     def specs():
@@ -199,11 +185,18 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
         bar = tqdm(total=total, initial=len(done), desc=task.name, unit="ep", file=sys.stderr, leave=False)
     scheduler = Scheduler(runners, cache, overrides, spec_hash=spec_hash, task_name=task.name,
                           progress=bar.update if bar else None)
+    def on_record(rec: Record) -> None:
+        log.append(rec)
+        new_records.append(rec)
+        log.tally.update(invocation, scheduler.stats.model_calls, scheduler.stats.cache_hits)
+
     log.open()
     try:
-        stats = scheduler.run(specs(), lambda rec: (log.append(rec), new_records.append(rec)))
+        stats = scheduler.run(specs(), on_record)
     finally:
         log.close()
+        if new_records:
+            log.tally.update(invocation, scheduler.stats.model_calls, scheduler.stats.cache_hits)
         if bar:
             bar.close()
     if done and show_progress:
@@ -211,6 +204,7 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
               f"{stats.model_calls} model calls", file=sys.stderr)
     all_records = list(done.values()) + new_records
     log.finalize(all_records)
+    run_calls, run_hits = log.tally.totals()
     all_records.sort(key=lambda r: (r.index, r.repeat))
     ok = [r for r in all_records if r.status == "ok"]
     metrics = task.metrics(ok)
@@ -231,7 +225,7 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
         counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
                       error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
                       parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,
-                      model_calls=prior_calls + stats.model_calls, cache_hits=prior_hits + stats.cache_hits,
+                      model_calls=run_calls, cache_hits=run_hits,
                       scheduler_steps=stats.steps),
         metrics=metrics,
         skipped_samples=task.skipped,

@@ -1,18 +1,17 @@
 """Per-episode JSONL log: appended as episodes finish, read back to resume, rewritten sorted at the end.
 
-The final file is canonical: it does not say which turns came from the response cache, so a resumed
-run's file (and its sha256 in results.json) equals an uninterrupted run's byte for byte. Lines
-appended during a run still carry each turn's ``cached`` flag, which lets a resumed run count the model
-calls of an interrupted one. A SIGKILL can leave at most one partial trailing line (cut off on the
-next read) or a temp file of the final rewrite (removed on the next read). The file is created with
-the first record, so a run that fails before any episode finished leaves no empty file. Records from
-a different run spec in the same folder are refused rather than mixed.
+Records are canonical: they do not say which turns came from the response cache, so a resumed run's
+file (and its sha256 in results.json) equals an uninterrupted run's byte for byte. How many model
+calls and cache hits each invocation made is kept beside it in a small tally file, so a resumed run's
+counts cover the whole run. A SIGKILL can leave at most one partial trailing line (cut off on the next
+read) or a temp file of a rewrite (removed on the next read). The file is created with the first
+record, so a run that fails before any episode finished leaves no empty file. Records from a
+different run spec in the same folder are refused rather than mixed.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,55 @@ def canonical(record: Record) -> dict[str, Any]:
     return record.model_dump(mode="json", exclude=_NOT_CANONICAL)
 
 
-@dataclass
-class Tally:
-    """Model calls and cache hits of interrupted invocations, read from their appended lines."""
+def _atomic_write(path: Path, tmp: Path, text: str, sync: bool) -> None:
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            if sync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
-    model_calls: int = 0
-    cache_hits: int = 0
+
+class RunTally:
+    """Model calls and cache hits per invocation of one run spec (``.samples.jsonl.tally.json``)."""
+
+    def __init__(self, samples_path: Path, spec_hash: str):
+        self.path = samples_path.with_name(f".{samples_path.name}.tally.json")
+        self._tmp = samples_path.with_name(f".{samples_path.name}.tmp-tally{os.getpid()}")
+        self.spec_hash = spec_hash
+        self.invocations: dict[str, list[int]] = {}
+        self._written: tuple[int, int] | None = None
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            if data.get("spec_hash") == spec_hash:
+                self.invocations = {k: [int(v[0]), int(v[1])] for k, v in data["invocations"].items()}
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            pass  # none yet, or unreadable: counts then start from this invocation
+
+    def update(self, invocation: str, model_calls: int, cache_hits: int) -> None:
+        if self._written == (model_calls, cache_hits):
+            return
+        self.invocations[invocation] = [model_calls, cache_hits]
+        text = json.dumps({"spec_hash": self.spec_hash, "invocations": self.invocations}, sort_keys=True)
+        _atomic_write(self.path, self._tmp, text + "\n", sync=False)
+        self._written = (model_calls, cache_hits)
+
+    def totals(self) -> tuple[int, int]:
+        return sum(v[0] for v in self.invocations.values()), sum(v[1] for v in self.invocations.values())
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.invocations = {}
 
 
 class SamplesLog:
     def __init__(self, path: Path, spec_hash: str):
         self.path = path
         self.spec_hash = spec_hash
-        self.tally = Tally()
+        self.tally = RunTally(path, spec_hash)
         self._fh = None
         self._writer: jsonlines.Writer | None = None
 
@@ -72,20 +107,13 @@ class SamplesLog:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-                rec = Record.model_validate(data)
+                rec = Record.model_validate_json(line)
             except ValueError:
                 raise UsageError(f"{self.path}:{n} is not a vbench record; move the file away or pass --overwrite") from None
             if rec.spec_hash != self.spec_hash:
                 raise UsageError(
                     f"{self.path.parent} holds samples of a different run (other model, task options, seed or "
                     f"gen_kwargs); use another --output_path or pass --overwrite")
-            for turn in data.get("turns") or []:
-                if "cached" in turn:  # an appended line of an interrupted invocation
-                    if turn["cached"]:
-                        self.tally.cache_hits += 1
-                    else:
-                        self.tally.model_calls += 1
             records.append(rec)
         return records
 
@@ -99,7 +127,7 @@ class SamplesLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a", encoding="utf-8")
             self._writer = jsonlines.Writer(self._fh, compact=True, flush=True)
-        self._writer.write(record.model_dump(mode="json"))
+        self._writer.write(canonical(record))
 
     def close(self) -> None:
         if self._writer:
@@ -116,17 +144,9 @@ class SamplesLog:
         ordered = sorted(latest.values(), key=lambda r: (r.index, r.repeat))
         text = "".join(json.dumps(canonical(r), separators=(",", ":")) + "\n" for r in ordered)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"{self._tmp_prefix()}{os.getpid()}")
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _atomic_write(self.path, self.path.with_name(f"{self._tmp_prefix()}{os.getpid()}"), text, sync=True)
 
-    @staticmethod
-    def remove(path: Path) -> None:
-        if path.exists():
-            os.remove(path)
+    def remove(self) -> None:
+        """--overwrite: the samples and the tally of an earlier run go."""
+        self.path.unlink(missing_ok=True)
+        self.tally.remove()
