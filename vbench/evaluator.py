@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vbench.args import parse_kv, redact, validate_args
+from vbench.data.sources import check_dataset_source
 from vbench.errors import UsageError
 from vbench.images import ImageStore, default_store, default_store_dir
 from vbench.output_lock import OutputLock
@@ -103,6 +104,7 @@ def evaluate(
     for t in task_names:
         TASKS.resolve(t)
     overrides = parse_gen_kwargs(gen_kwargs)
+    check_dataset_source(dataset)  # a typo or an unreachable Hub: one line in seconds, before heavy imports
 
     cache_root = Path(cache_dir) if cache_dir else default_store_dir().parent
     store = ImageStore(cache_root / "images") if cache_dir else default_store()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -43,8 +44,10 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
 
 
+@lru_cache(maxsize=64)
 def check_hub_repo(repo_id: str, repo_type: Literal["model", "dataset"], *, probe_file: str | None = None) -> None:
-    """UsageError unless ``repo_id`` is in the local cache or answers on the Hub within a few seconds."""
+    """UsageError unless ``repo_id`` is in the local cache or answers on the Hub within a few seconds
+    (asked once per process)."""
     from huggingface_hub import HfApi, try_to_load_from_cache
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
@@ -76,3 +79,14 @@ def check_model_source(pretrained: str) -> str:
         return pretrained
     check_hub_repo(pretrained, "model", probe_file="config.json")
     return pretrained
+
+
+def check_dataset_source(spec: str | None) -> None:
+    """The --dataset check done first thing (no ``datasets`` import): a missing local path or an
+    unreachable Hub id fails before anything else is loaded. Short names (``avatars``) pass through."""
+    if not spec or Path(spec).expanduser().exists():
+        return
+    if looks_local(spec):
+        raise UsageError(no_such_folder(spec))
+    if spec.count("/") == 1:
+        check_hub_repo(spec, "dataset")
