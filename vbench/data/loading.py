@@ -54,15 +54,21 @@ def _imagefolder(path: Path):
 
 
 def _check_image_paths(ds, base: Path, where: str) -> None:
-    """Image values stored as a path (no bytes) in a local table must point inside its folder."""
+    """Image values stored as a path (no bytes) in a local table must point inside its folder.
+    Reads only the path and the bytes' validity (pyarrow), never the image bytes themselves."""
+    import pyarrow.compute as pc
+
     if "image" not in ds.column_names:
         return
     column = ds.data.column("image")
     if not hasattr(column.type, "get_field_index") or column.type.get_field_index("path") < 0:
         return
-    for i, value in enumerate(ds.select_columns(["image"]).data.column("image").to_pylist()):
-        if value and not value.get("bytes") and value.get("path"):
-            _inside(base, value["path"], f"{where} row {i + 1}")
+    paths = pc.struct_field(column, "path").to_pylist()
+    has_bytes = (pc.is_valid(pc.struct_field(column, "bytes")).to_pylist()
+                 if column.type.get_field_index("bytes") >= 0 else [False] * len(paths))
+    for i, (path, inline) in enumerate(zip(paths, has_bytes)):
+        if path and not inline:
+            _inside(base, path, f"{where} row {i + 1}")
 
 
 def _plain_images(path: Path):
