@@ -156,3 +156,17 @@ def test_missing_cuda_device_is_one_line(avatars, tmp_path, capsys, isolated_cac
     assert "is not a device" in _one_line(capsys, ["eval", "--model", "hf", "--model_args",
                                                    f"pretrained={tiny_llava},device=gpu", "--tasks",
                                                    "aggressiveness_rating", "--dataset", str(avatars)])
+
+
+def test_parquet_image_paths_outside_its_folder_are_refused(tmp_path, capsys, isolated_cache):
+    import pandas as pd
+
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8)).save(secret)
+    (tmp_path / "ds").mkdir()
+    inside = tmp_path / "ds" / "ok.png"
+    Image.new("RGB", (8, 8)).save(inside)
+    rows = [{"bytes": None, "path": str(inside)}, {"bytes": None, "path": str(secret)}]
+    pd.DataFrame({"image": rows}).to_parquet(tmp_path / "ds" / "data.parquet")
+    err = _one_line(capsys, _eval(tmp_path / "ds" / "data.parquet", tmp_path / "out"))
+    assert "row 2" in err and "outside the dataset folder" in err

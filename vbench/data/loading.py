@@ -25,11 +25,12 @@ def _image_extensions() -> set[str]:
     return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
 
 
-def _inside(base: Path, name: str, where: str) -> str:
-    """The image path under ``base``; a path escaping it (``../x``, ``/etc/x``) is refused, never read."""
+def _inside(base: Path, name: str, where: str, absolute_ok: bool = False) -> str:
+    """The image path under ``base``; a path escaping it (``../x``, ``/etc/x``) is refused, never read.
+    ``absolute_ok``: tables written by ``datasets`` store absolute paths; those must still lie inside."""
     root = base.resolve()
     target = (root / name).resolve()
-    if Path(name).is_absolute() or not target.is_relative_to(root):
+    if (Path(name).is_absolute() and not absolute_ok) or not target.is_relative_to(root):
         raise UsageError(f"{where}: image path {name!r} points outside the dataset folder {base}; "
                          "paths in the metadata must stay inside it")
     return str(target)
@@ -68,7 +69,8 @@ def _check_image_paths(ds, base: Path, where: str) -> None:
                  if column.type.get_field_index("bytes") >= 0 else [False] * len(paths))
     for i, (path, inline) in enumerate(zip(paths, has_bytes)):
         if path and not inline:
-            _inside(base, path, f"{where} row {i + 1}")
+            # read as the loader will: a relative path is relative to the working directory
+            _inside(base, str(Path(path).expanduser().resolve()), f"{where} row {i + 1}", absolute_ok=True)
 
 
 def _plain_images(path: Path):
