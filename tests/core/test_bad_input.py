@@ -143,6 +143,11 @@ def test_unreachable_hub_is_one_line(tmp_path, capsys, isolated_cache, monkeypat
     assert "no-such-org/no-such-vlm" in err and "cannot reach the Hugging Face Hub" in err
     err = _one_line(capsys, _eval("no-such-org/no-such-data", "out"))
     assert "no-such-org/no-such-data" in err and "cannot reach the Hugging Face Hub" in err
+    from vbench.data.sources import check_hub_repo
+
+    check_hub_repo.cache_clear()
+    err = _one_line(capsys, ["eval", "--model", "dummy", "--tasks", "aggressiveness_rating", "--output_path", "out"])
+    assert "vbench-personas/avatars" in err and "Hub unreachable" in err and "synthetic-avatars" in err  # how to build it
     assert not (tmp_path / "out").exists()
 
 

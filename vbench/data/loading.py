@@ -106,7 +106,7 @@ def load_rows(spec: str, split: str = "train"):
     import datasets
 
     from vbench.data.columns import check_known_columns
-    from vbench.data.sources import check_hub_repo, looks_local, no_such_folder
+    from vbench.data.sources import check_hub_dataset, looks_local, no_such_folder
 
     datasets.disable_progress_bars()
     path = Path(spec).expanduser()
@@ -136,7 +136,7 @@ def load_rows(spec: str, split: str = "train"):
         elif looks_local(spec):
             raise UsageError(no_such_folder(spec))
         elif spec.count("/") == 1:
-            check_hub_repo(spec, "dataset")
+            check_hub_dataset(spec)
             ds = _pick_split(datasets.load_dataset(spec), split)
         else:
             raise UsageError(f"dataset not found: {spec!r} is neither a local folder/parquet file nor a Hub id (org/name)")

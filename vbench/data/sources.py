@@ -19,6 +19,14 @@ from vbench.errors import UsageError
 HUB_TIMEOUT_S = 4.0
 
 
+class HubUnavailable(UsageError):
+    """A Hub id that is neither cached nor answering; ``reason`` is the short cause."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def looks_local(spec: str) -> bool:
     if spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") > 1:
         return True
@@ -64,11 +72,12 @@ def check_hub_repo(repo_id: str, repo_type: Literal["model", "dataset"], *, prob
     except GatedRepoError:
         return  # exists; access is the loader's (clear) error
     except RepositoryNotFoundError:
-        raise UsageError(f"no such {what} on the Hugging Face Hub: {repo_id} (and no local folder of that name)") from None
+        raise HubUnavailable(f"no such {what} on the Hugging Face Hub: {repo_id} (and no local folder of that name)",
+                             "not on the Hub") from None
     except Exception as exc:  # connection refused, DNS, timeout
-        raise UsageError(f"cannot reach the Hugging Face Hub for {what} {repo_id!r} "
-                         f"({exc.__class__.__name__}); set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local "
-                         "folder") from None
+        raise HubUnavailable(f"cannot reach the Hugging Face Hub for {what} {repo_id!r} ({exc.__class__.__name__}); "
+                             "set HF_HUB_OFFLINE=1 to use a cached copy, or pass a local folder",
+                             f"Hub unreachable: {exc.__class__.__name__}") from None
 
 
 def check_model_source(pretrained: str) -> str:
@@ -89,4 +98,16 @@ def check_dataset_source(spec: str | None) -> None:
     if looks_local(spec):
         raise UsageError(no_such_folder(spec))
     if spec.count("/") == 1:
+        check_hub_dataset(spec)
+
+
+def check_hub_dataset(spec: str) -> None:
+    """check_hub_repo for a dataset; vbench's own default datasets say how to build them locally instead."""
+    from vbench.data.defaults import DEFAULT_DATASETS, unavailable_message
+
+    try:
         check_hub_repo(spec, "dataset")
+    except HubUnavailable as exc:
+        if spec in DEFAULT_DATASETS.values():
+            raise UsageError(unavailable_message(spec, exc.reason)) from None
+        raise
