@@ -124,6 +124,9 @@ def test_mistyped_local_paths_fail_fast_with_a_suggestion(tmp_path, capsys, isol
     err = _one_line(capsys, ["eval", "--model", "hf", "--model_args", "pretrained=demo/tiny-lava", "--tasks",
                              "aggressiveness_rating", "--dataset", "demo/avatars", "--output_path", "out"])
     assert "no such folder: demo/tiny-lava (did you mean demo/tiny-llava?)" in err
+    err = _one_line(capsys, ["eval", "--model", "hf", "--model_args", "pretrained=demo/tiny-llava", "--tasks",
+                             "aggressiveness_rating", "--dataset", "demo/avatars", "--output_path", "out"])
+    assert "demo/tiny-llava is not a model folder: it has no config.json" in err  # empty: not loaded, exit 2
     err = _one_line(capsys, _eval("demo/avatarz", "out"))
     assert "no such folder: demo/avatarz (did you mean demo/avatars?)" in err
     assert not (tmp_path / "out").exists()

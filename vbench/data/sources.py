@@ -83,8 +83,12 @@ def check_hub_repo(repo_id: str, repo_type: Literal["model", "dataset"], *, prob
 def check_model_source(pretrained: str) -> str:
     """A local model folder must exist; a Hub id must be cached or reachable. Returns the name unchanged."""
     if looks_local(pretrained):
-        if not Path(pretrained).expanduser().is_dir():
+        folder = Path(pretrained).expanduser()
+        if not folder.is_dir():
             raise UsageError(no_such_folder(pretrained))
+        if not (folder / "config.json").is_file():
+            raise UsageError(f"{pretrained} is not a model folder: it has no config.json (a save_pretrained or "
+                             "Hub snapshot folder has one)")
         return pretrained
     check_hub_repo(pretrained, "model", probe_file="config.json")
     return pretrained

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 from vbench.args import parse_kv, validate_args
-from vbench.data.sources import check_model_source, looks_local, no_such_folder
+from vbench.data.sources import check_model_source, looks_local
 from vbench.errors import UsageError
 from vbench.images import ImageStore
 from vbench.registry import MODELS
@@ -50,8 +49,8 @@ def build_runner(name: str, model_args: str | dict | None = None, store: ImageSt
     except ImportError as exc:  # a backend module importing a missing optional dependency
         raise UsageError(f"backend {backend_name!r} cannot be imported: {exc}") from None
     pretrained = args.get("pretrained") if "pretrained" in getattr(cls.Args, "model_fields", {}) else None
-    if isinstance(pretrained, str) and looks_local(pretrained) and not Path(pretrained).expanduser().is_dir():
-        raise UsageError(no_such_folder(pretrained))  # before the backend's own checks: one message for a typo
+    if isinstance(pretrained, str) and looks_local(pretrained):
+        check_model_source(pretrained)  # before the backend's own checks: one message for a typo
     parsed = validate_args(cls.Args, args, "--model_args")
     check_device(getattr(parsed, "device", None))
     runner = cls(parsed, store=store, batch_size=batch_size, **_accepted(cls, runner_kwargs))
