@@ -185,3 +185,15 @@ def test_python_api_counts_cover_previous_invocations(avatars, tmp_path):
     first = evaluate(limit=None, **kw)["aggressiveness_rating"]
     again = evaluate(**kw)["aggressiveness_rating"]
     assert again.counts == first.counts.model_copy(update={"scheduler_steps": 0})
+
+
+def test_a_damaged_cache_entry_is_a_miss(tmp_path, caplog):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.put_many([("good", Response(text="4")), ("bad", Response(text="5"))])
+    cache._db.execute("UPDATE responses SET value='{not json' WHERE key='bad'")
+    cache._db.commit()
+    with caplog.at_level(logging.WARNING):
+        found = cache.get_many(["good", "bad"])
+    assert set(found) == {"good"} and found["good"].text == "4" and found["good"].cached
+    assert "unreadable entry" in caplog.text
+    cache.close()

@@ -76,7 +76,10 @@ class ResponseCache:
             chunk = keys[i:i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for key, value in self._db.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk):
-                found[key] = Response.model_validate_json(value).model_copy(update={"cached": True})
+                try:
+                    found[key] = Response.model_validate_json(value).model_copy(update={"cached": True})
+                except ValueError:  # a damaged value: ask the model again rather than trust it
+                    log.warning("response cache %s: unreadable entry %s… ignored", self.path, key[:12])
         return found
 
     def put_many(self, items: list[tuple[str, Response]]) -> None:
