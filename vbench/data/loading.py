@@ -134,7 +134,7 @@ def load_rows(spec: str, split: str = "train"):
             ds = datasets.load_dataset("parquet", data_files=str(path), split="train")
             _check_image_paths(ds, path.parent, spec)
         elif looks_local(spec):
-            raise UsageError(no_such_folder(spec))
+            raise UsageError(f"dataset not found: {no_such_folder(spec)}")
         elif spec.count("/") == 1:
             check_hub_dataset(spec)
             ds = _pick_split(datasets.load_dataset(spec), split)

@@ -100,7 +100,7 @@ def check_dataset_source(spec: str | None) -> None:
     if not spec or Path(spec).expanduser().exists():
         return
     if looks_local(spec):
-        raise UsageError(no_such_folder(spec))
+        raise UsageError(f"dataset not found: {no_such_folder(spec)}")
     if spec.count("/") == 1:
         check_hub_dataset(spec)
 
