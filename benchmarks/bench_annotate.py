@@ -64,7 +64,8 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             wait_up(url, proc)
             keys = [f"synthetic-{i:04d}" for i in range(args.images)]
-            result = run_load(url, raters, args.duration, keys)
+            links = RatingStore(db).links()  # each rater posts with the key of their personal link
+            result = run_load(url, [links[r] for r in raters], args.duration, keys)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -6,17 +6,21 @@ sample are validated before the output folder is touched; weights load only on t
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from vbench.args import parse_kv, redact, validate_args
+from vbench.data.sources import check_dataset_source
 from vbench.errors import UsageError
 from vbench.images import ImageStore, default_store, default_store_dir, write_store_pointer
 from vbench.leaderboard.synthetic import synthetic_reasons
+from vbench.output_lock import OutputLock
 from vbench.registry import TASKS
 from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
 from vbench.runners.base import Runner
@@ -102,6 +106,7 @@ def evaluate(
     for t in task_names:
         TASKS.resolve(t)
     overrides = parse_gen_kwargs(gen_kwargs)
+    check_dataset_source(dataset)  # a typo or an unreachable Hub: one line in seconds, before heavy imports
 
     cache_root = Path(cache_dir) if cache_dir else default_store_dir().parent
     store = ImageStore(cache_root / "images") if cache_dir else default_store()
@@ -150,10 +155,19 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
     spec_hash = stable_hash({"task": task.name, "version": task.version, "prompts": task.prompt_set_hash(),
                              "options": options, "models": fingerprints, "seed": seed, "repeats": repeats,
                              "gen": overrides, "dataset": task.ctx.dataset})
+    with OutputLock(out_dir):
+        return _run_locked(task, samples, model_name, runners, cache, overrides, seed, repeats, batch_size, limit,
+                           out_dir, overwrite, show_progress, command, spec_hash, started, t0, options)
+
+
+def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
+                seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool, show_progress: bool,
+                command: list[str] | None, spec_hash: str, started: str, t0: float, options: dict) -> RunResults:
     log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
     if overwrite:
-        SamplesLog.remove(log.path)
+        log.remove()
     previous = log.read()
+    invocation = f"{started}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # unique even for two runs in one second
     done = {r.episode_id: r for r in previous if r.status == "ok"}
 
     def specs():
@@ -175,15 +189,26 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
         bar = tqdm(total=total, initial=len(done), desc=task.name, unit="ep", file=sys.stderr, leave=False)
     scheduler = Scheduler(runners, cache, overrides, spec_hash=spec_hash, task_name=task.name,
                           progress=bar.update if bar else None)
+    def on_record(rec: Record) -> None:
+        log.append(rec)
+        new_records.append(rec)
+        log.tally.update(invocation, scheduler.stats.model_calls, scheduler.stats.cache_hits)
+
     log.open()
     try:
-        stats = scheduler.run(specs(), lambda rec: (log.append(rec), new_records.append(rec)))
+        stats = scheduler.run(specs(), on_record)
     finally:
         log.close()
+        if new_records:
+            log.tally.update(invocation, scheduler.stats.model_calls, scheduler.stats.cache_hits)
         if bar:
             bar.close()
+    if done and show_progress:
+        print(f"{task.name}: resumed: {len(done)} episodes from {log.path.name}, {stats.cache_hits} cached responses, "
+              f"{stats.model_calls} model calls", file=sys.stderr)
     all_records = list(done.values()) + new_records
     log.finalize(all_records)
+    run_calls, run_hits = log.tally.totals()
     all_records.sort(key=lambda r: (r.index, r.repeat))
     ok = [r for r in all_records if r.status == "ok"]
     metrics = task.metrics(ok)
@@ -204,7 +229,7 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
         counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
                       error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
                       parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,
-                      model_calls=stats.model_calls, cache_hits=stats.cache_hits,
+                      model_calls=run_calls, cache_hits=run_hits,
                       scheduler_steps=stats.steps),
         metrics=metrics,
         skipped_samples=task.skipped,
@@ -217,3 +242,18 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
     write_results(out_dir / "results.json", res)
     write_store_pointer(out_dir, task.ctx.store)
     return res
+
+
+def error_budget_exceeded(res: RunResults, rate: float | None = None) -> str | None:
+    """Why a run counts as failed (``--fail-on-error RATE``): more than RATE of its episodes failed,
+    or, by default, every one of them. None when the run is good enough to report."""
+    c = res.counts
+    if c.n_episodes == 0 or c.n_error == 0:
+        return None
+    failed = c.error_rate > rate if rate is not None else c.n_ok == 0
+    if not failed:
+        return None
+    first = res.errors[0]["error"] if res.errors else ""
+    bar = f"more than {rate:g} allowed by --fail-on-error" if rate is not None else "every episode failed"
+    return (f"{res.task.name}: {c.n_error} of {c.n_episodes} episodes failed ({bar}); first error: "
+            f"{first[:200]}; details in results.json")

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -16,6 +17,24 @@ from vbench.types import ImagePart
 
 class ImageError(ValueError):
     """An image that cannot be decoded or found."""
+
+
+def check_decodes(data: bytes) -> None:
+    """Decode every pixel once (``verify()`` alone passes a truncated JPEG); refuse decompression bombs.
+
+    PIL raises ``DecompressionBombError`` above 2× ``Image.MAX_IMAGE_PIXELS`` and only warns between
+    1× and 2×; both are refused here, before the image reaches a model or an upload."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                im.verify()
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"image too large to decode safely ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"corrupt image ({exc.__class__.__name__}: {exc})") from None
 
 
 def default_store_dir() -> Path:
@@ -73,11 +92,7 @@ class ImageStore:
             data = path.read_bytes()
         else:
             data = bytes(source)
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                im.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise ImageError(f"corrupt image ({exc.__class__.__name__}: {exc})") from None
+        check_decodes(data)
         return ImagePart(image=self.put_bytes(data))
 
     def get_bytes(self, digest: str) -> bytes:

@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import subprocess
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-try:
-    __version__ = version("vbench-personas")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+source"
+__version__ = "0.1.0"  # the one place the version lives (pyproject.toml reads it from here)
 
 
 @lru_cache(maxsize=1)

@@ -48,11 +48,10 @@ def test_a_rater_rates_every_image_in_the_browser(built_avatars, tmp_path, brows
     items, store = open_session(str(built_avatars), tmp_path / "r.sqlite", ["ana"], check_every=5)
     with ServerThread(create_app(items, store)) as server:
         browser.get(server.url + "/")
-        browser.find_element(By.ID, "rater").send_keys("nobody" + Keys.ENTER)
-        assert "unknown rater 'nobody'" in browser.find_element(By.ID, "error").text
-        box = browser.find_element(By.ID, "rater")
-        box.clear()
-        box.send_keys("ana")
+        browser.find_element(By.ID, "key").send_keys("ana" + Keys.ENTER)   # a rater id is not a link key
+        assert "unknown rater link" in browser.find_element(By.ID, "error").text
+        browser.get(server.url + "/")
+        browser.find_element(By.ID, "key").send_keys(store.links()["ana"])
         browser.find_element(By.ID, "start").click()
         seen, checks = [], 0
         for step in range(len(items) + 10):

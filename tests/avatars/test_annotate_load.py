@@ -10,7 +10,8 @@ def test_concurrent_raters_lose_no_rating(built_avatars, tmp_path):
     raters = [f"r{i:02d}" for i in range(12)]
     items, store = open_session(str(built_avatars), tmp_path / "r.sqlite", raters, check_every=4)
     with ServerThread(create_app(items, store)) as server:
-        result = run_load(server.url, raters, duration_s=2.0, items=items.keys)
+        links = store.links()
+        result = run_load(server.url, [links[r] for r in raters], duration_s=2.0, items=items.keys)
     df = store.frame()
     store.close()
     assert result.acknowledged > len(raters)              # every rater got through more than once

@@ -18,12 +18,13 @@ def test_build_annotate_export_push_eval(tiny_sd, tmp_path, run_cli, capsys):
 
     items, store = open_session(str(data), db, ["ana", "ben"], check_every=0)
     votes: dict[str, list[int]] = {}
+    links = store.links()  # each rater rates through the key of their personal link
     with ServerThread(create_app(items, store)) as server:
         for rater, offset in (("ana", 0), ("ben", 2)):
             client = _Client(server.url)
             for n, key in enumerate(items.keys[:6]):                 # two images stay unrated
                 value = 1 + (n + offset) % 7
-                status, _ = client.call("POST", "/api/rate", {"rater": rater, "item": key, "rating": value})
+                status, _ = client.call("POST", "/api/rate", {"key": links[rater], "item": key, "rating": value})
                 assert status == 201
                 votes.setdefault(key, []).append(value)
     store.close()

@@ -33,7 +33,8 @@ def test_eval_writes_results_and_samples(tiny_llava, avatars, tmp_path, isolated
     assert len(records[0]["sample"]["image"]) == 64
 
 
-def test_rerun_is_served_from_cache_without_loading_the_model(tiny_llava, avatars, tmp_path, isolated_cache, monkeypatch):
+def test_rerun_is_served_from_cache_without_loading_the_model(tiny_llava, avatars, tmp_path, isolated_cache, monkeypatch,
+                                                              capsys):
     out = tmp_path / "out"
     first = evaluate(model="hf", model_args=f"pretrained={tiny_llava}", tasks="aggressiveness_rating",
                      dataset=str(avatars), output_path=out, show_progress=False)["aggressiveness_rating"]
@@ -48,10 +49,12 @@ def test_rerun_is_served_from_cache_without_loading_the_model(tiny_llava, avatar
                      dataset=str(avatars), output_path=tmp_path / "out2", show_progress=False)["aggressiveness_rating"]
     assert again.counts.model_calls == 0 and again.counts.cache_hits == 24
     assert again.metrics == first.metrics
-    # the same command again: finished episodes are skipped outright
+    # the same command again: finished episodes are skipped outright; counts describe the whole run
     third = evaluate(model="hf", model_args=f"pretrained={tiny_llava}", tasks="aggressiveness_rating",
-                     dataset=str(avatars), output_path=out, show_progress=False)["aggressiveness_rating"]
-    assert third.counts.model_calls == 0 and third.counts.cache_hits == 0 and third.metrics == first.metrics
+                     dataset=str(avatars), output_path=out, show_progress=True)["aggressiveness_rating"]
+    assert (third.counts.model_calls, third.counts.cache_hits) == (first.counts.model_calls, first.counts.cache_hits)
+    assert third.metrics == first.metrics
+    assert "resumed: 12 episodes from samples.jsonl, 0 cached responses, 0 model calls" in capsys.readouterr().err
 
 
 def test_gen_kwargs_and_seed_are_recorded(avatars, tmp_path, isolated_cache):
@@ -81,7 +84,7 @@ def test_bad_input_gives_one_line_and_exit_2(avatars, tiny_llava, tmp_path, caps
     assert "key=value" in _bad(capsys, [*base, "--model_args", "reply"], tmp_path)
     assert "unknown key 'temp'" in _bad(capsys, [*base, "--gen_kwargs", "temp=1"], tmp_path)
     assert "unknown key 'scoring_mode'" in _bad(capsys, [*base, "--task_args", "scoring_mode=x"], tmp_path)
-    assert "does not exist" in _bad(capsys, _eval_args(tmp_path / "no-model", avatars, out), tmp_path)
+    assert "no such folder" in _bad(capsys, _eval_args(tmp_path / "no-model", avatars, out), tmp_path)
     assert "--limit" in _bad(capsys, [*base, "--limit", "0"], tmp_path)
     # a dataset without the image column
     nocol = tmp_path / "nocol.parquet"
@@ -89,7 +92,7 @@ def test_bad_input_gives_one_line_and_exit_2(avatars, tiny_llava, tmp_path, caps
 
     pd.DataFrame({"human_rating": [1.0, 2.0]}).to_parquet(nocol)
     assert "no column 'image'" in _bad(capsys, [*base[:5], "--dataset", str(nocol), *base[7:]], tmp_path)
-    assert "not found" in _bad(capsys, [*base[:5], "--dataset", str(tmp_path / "nowhere"), *base[7:]], tmp_path)
+    assert "no such folder" in _bad(capsys, [*base[:5], "--dataset", str(tmp_path / "nowhere"), *base[7:]], tmp_path)
 
 
 def test_corrupt_and_missing_images(avatars, tmp_path, capsys, isolated_cache):

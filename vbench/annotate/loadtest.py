@@ -55,7 +55,8 @@ class _Client:
 
 
 def run_load(base_url: str, raters: list[str], duration_s: float, items: list[str], seed: int = 0) -> LoadResult:
-    """Run ``len(raters)`` concurrent raters for ``duration_s`` seconds; returns what the server acknowledged."""
+    """Run ``len(raters)`` concurrent raters (given by their link keys) for ``duration_s`` seconds; returns
+    what the server acknowledged."""
     lock = threading.Lock()
     totals = {"requests": 0, "refused": 0, "errors": 0}
     acked: list[int] = []
@@ -68,9 +69,9 @@ def run_load(base_url: str, raters: list[str], duration_s: float, items: list[st
         start.wait()
         while time.perf_counter() < deadline[0]:
             try:
-                status, nxt = client.call("GET", f"/api/next?rater={quote(rater)}")
+                status, nxt = client.call("GET", f"/api/next?key={quote(rater)}")
                 item = nxt.get("item") if status == 200 and not nxt.get("done") else rng.choice(items)
-                status, res = client.call("POST", "/api/rate", {"rater": rater, "item": item,
+                status, res = client.call("POST", "/api/rate", {"key": rater, "item": item,
                                                                 "rating": rng.randint(1, 7),
                                                                 "shown_at": nxt.get("shown_at")})
                 counts["requests"] += 2

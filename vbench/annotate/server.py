@@ -67,13 +67,30 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
-def serve(app, host: str = "127.0.0.1", port: int = 5000) -> None:
+def allowed_hosts(host: str, extra: list[str] | None = None) -> list[str]:
+    """Host names the app answers: loopback, the bound address (unless a wildcard) and any given."""
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    if host not in ("0.0.0.0", "::", "") and host not in names:
+        names.append(host)
+    return names + [h for h in (extra or []) if h not in names]
+
+
+def link_lines(store: RatingStore, base_url: str) -> list[str]:
+    """One personal link per rater: the key in it is the rater's only credential."""
+    return [f"  {rater}: {base_url}/r/{key}" for rater, key in store.links().items()]
+
+
+def serve(app, host: str = "127.0.0.1", port: int = 5000, store: RatingStore | None = None) -> None:
     """Serve until Ctrl-C (threaded: each rater's request is handled on its own thread)."""
     if not is_loopback(host):
-        log.warning("serving on %s: anyone who can reach this address can submit ratings", host)
+        log.warning("serving on %s: anyone who holds a rater link and can reach this address can submit ratings",
+                    host)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per rating
     server = make_server(host, port, app, threaded=True)
-    print(f"rating app on http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    base = f"http://{host}:{server.server_port}"
+    print(f"rating app on {base}/ (Ctrl-C to stop); send each rater their own link:", flush=True)
+    if store is not None:
+        print("\n".join(link_lines(store, base)), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -14,14 +14,15 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from vbench.errors import UsageError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS raters (rater_id TEXT PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS raters (rater_id TEXT PRIMARY KEY, added_at REAL NOT NULL, link_key TEXT);
 CREATE TABLE IF NOT EXISTS ratings (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   rater_id TEXT NOT NULL REFERENCES raters(rater_id),
@@ -45,6 +46,23 @@ class Rating(BaseModel):
     rating: int = Field(ge=1, le=7)
     shown_at: float | None = None
     client_ms: int | None = Field(None, ge=0)
+
+    @field_validator("rating", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Only an integer (JSON) or its digits (form): 4.0, 4.5, true or "4.0" are refused, never rounded."""
+        if isinstance(value, bool) or isinstance(value, float):
+            raise ValueError("not a whole number")
+        if isinstance(value, str):
+            if not value.strip().isdigit():
+                raise ValueError("not a whole number")
+            return int(value.strip())
+        return value
+
+
+def _new_key() -> str:
+    """An unguessable link key (128 bits): knowing a rater's id is not enough to rate as them."""
+    return secrets.token_urlsafe(16)
 
 
 class UnknownRater(LookupError):
@@ -118,6 +136,11 @@ class RatingStore:
         db = self._db()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
+        if "link_key" not in {row[1] for row in db.execute("PRAGMA table_info(raters)")}:
+            db.execute("ALTER TABLE raters ADD COLUMN link_key TEXT")  # a database from before rater links
+        for (rater,) in db.execute("SELECT rater_id FROM raters WHERE link_key IS NULL").fetchall():
+            db.execute("UPDATE raters SET link_key=? WHERE rater_id=?", (_new_key(), rater))
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS raters_by_key ON raters (link_key)")
         db.commit()
         self._writer: _GroupWriter | None = None
 
@@ -158,12 +181,23 @@ class RatingStore:
             raise UsageError(f"--raters: invalid rater id {bad[0]!r} (1-64 characters, no surrounding spaces)")
         with self._write:
             db = self._db()
-            cur = db.executemany("INSERT OR IGNORE INTO raters VALUES (?, ?)", [(r, time.time()) for r in raters])
+            cur = db.executemany("INSERT OR IGNORE INTO raters VALUES (?, ?, ?)",
+                                 [(r, time.time(), _new_key()) for r in raters])
             db.commit()
             return cur.rowcount
 
     def raters(self) -> list[str]:
         return [r[0] for r in self._db().execute("SELECT rater_id FROM raters ORDER BY rater_id")]
+
+    def links(self) -> dict[str, str]:
+        """rater id → the secret key of the rater's personal link (``/r/KEY``)."""
+        return dict(self._db().execute("SELECT rater_id, link_key FROM raters ORDER BY rater_id").fetchall())
+
+    def rater_for_key(self, key: str) -> str | None:
+        if not key or len(key) > 128:
+            return None
+        row = self._db().execute("SELECT rater_id FROM raters WHERE link_key=?", (key,)).fetchone()
+        return row[0] if row else None
 
     def is_rater(self, rater: str) -> bool:
         return self._db().execute("SELECT 1 FROM raters WHERE rater_id=?", (rater,)).fetchone() is not None

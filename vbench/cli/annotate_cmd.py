@@ -13,6 +13,9 @@ def add_parser(sub) -> None:
     p.add_argument("--raters", default=None, help="rater ids to register: a,b,c or @FILE (one per line)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name the app answers besides loopback and --host (repeatable; e.g. the "
+                        "machine's DNS name when serving on 0.0.0.0)")
     p.add_argument("--check-every", type=int, default=10, help="an attention check after every N images (0 = none)")
     p.add_argument("--id-column", default=None, help="column with unique item ids (default: id, else file name)")
     p.add_argument("--title", default="Rate the characters")
@@ -30,14 +33,15 @@ def add_parser(sub) -> None:
 
 def run_serve(args) -> int:
     from vbench.annotate.app import create_app
-    from vbench.annotate.server import open_session, parse_raters, serve
+    from vbench.annotate.server import allowed_hosts, open_session, parse_raters, serve
 
     if not args.dataset:
         raise UsageError("--dataset is required (the images to rate)")
     items, store = open_session(args.dataset, args.db, parse_raters(args.raters), check_every=args.check_every,
                                 id_column=args.id_column)
     print(f"{len(items)} images, {len(store.raters())} raters, ratings in {args.db}")
-    serve(create_app(items, store, title=args.title), args.host, args.port)
+    app = create_app(items, store, title=args.title, allowed_hosts=allowed_hosts(args.host, args.allowed_host))
+    serve(app, args.host, args.port, store)
     return 0
 
 

@@ -17,3 +17,14 @@ def positive_int(text: str) -> int:
 def batch_size(text: str) -> int | str:
     """A positive integer or ``auto``."""
     return "auto" if text == "auto" else positive_int(text)
+
+
+def error_rate(text: str) -> float:
+    """A share of episodes from 0 to 1 (``--fail-on-error``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}")
+    return value

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from vbench.cli.argtypes import batch_size as batch_size_type
-from vbench.cli.argtypes import positive_int
+from vbench.cli.argtypes import error_rate, positive_int
 from vbench.errors import UsageError
 
 
@@ -17,13 +17,14 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, help="backend (hf, vllm, openai, ...) or model-zoo alias; `vbench ls models`")
     p.add_argument("--model_args", "--model-args", default="", help="k=v,... for the backend, e.g. pretrained=PATH,dtype=bfloat16")
     p.add_argument("--model-role", "--model_role", action="append", default=[], metavar="ROLE=MODEL[:k=v,...]",
-                   help="a model for one task role (repeatable), e.g. proposer=qwen-vl or responder=openai:model=gpt-4o")
+                   help="a model for one task role (repeatable), e.g. player_a=qwen-vl and player_b=openai:model=gpt-4o "
+                        "(ultimatum_pair), judge=claude-sonnet (ultimatum tasks); roles per task: `vbench ls tasks`")
     p.add_argument("--backend", default=None, metavar="NAME",
                    help="run a model-zoo alias on another backend it lists, e.g. --model qwen-vl --backend hf")
     p.add_argument("--max_concurrency", "--max-concurrency", type=positive_int, default=None, metavar="N",
                    help="API backends: requests in flight at once (default 32)")
     p.add_argument("--tasks", required=True, help="comma-separated task names; `vbench ls tasks`")
-    p.add_argument("--task_args", "--task-args", default="", help="k=v,... options of the task (see docs/tasks)")
+    p.add_argument("--task_args", "--task-args", default="", help="k=v,... options of the task (`vbench ls tasks` lists each task's options)")
     p.add_argument("--dataset", default=None, help="HF dataset id, local folder (imagefolder layout) or parquet file")
     p.add_argument("--limit", type=positive_int, default=None, help="use only the first N samples")
     p.add_argument("--repeats", type=positive_int, default=None, help="episodes per sample (default: the task's)")
@@ -38,6 +39,9 @@ def add_parser(sub) -> None:
     p.add_argument("--skip_bad_samples", "--skip-bad-samples", action="store_true",
                    help="skip samples with corrupt/missing images (listed in results) instead of stopping")
     p.add_argument("--overwrite", action="store_true", help="discard samples of an earlier, different run in the output folder")
+    p.add_argument("--fail-on-error", "--fail_on_error", type=error_rate, default=None, metavar="RATE",
+                   help="exit 1 when more than this share of episodes failed (0 = any failure; "
+                        "default: only when every episode failed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=run)
 
@@ -56,7 +60,7 @@ def parse_roles(items: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def run(args) -> int:
-    from vbench.evaluator import evaluate
+    from vbench.evaluator import error_budget_exceeded, evaluate
     from vbench.summary import print_summary
 
     results = evaluate(
@@ -69,4 +73,7 @@ def run(args) -> int:
     )
     if not args.quiet:
         print_summary(results, args.output_path)
-    return 0
+    failures = [msg for res in results.values() if (msg := error_budget_exceeded(res, args.fail_on_error))]
+    for msg in failures:
+        print(f"vbench: error: {msg}", file=sys.stderr)
+    return 1 if failures else 0

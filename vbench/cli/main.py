@@ -10,6 +10,7 @@ import sys
 
 from vbench.errors import VbenchError
 from vbench.registry.core import UnknownNameError
+from vbench.version import __version__
 
 
 def command_modules() -> list[str]:
@@ -26,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vbench", description="Evaluate vision-language models on visual personas and values.")
+    parser.add_argument("--version", action="version", version=f"vbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in command_modules():
         importlib.import_module(name).add_parser(sub)
@@ -35,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=os.environ.get("VBENCH_LOGLEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        hint = " ".join(argv[:4]) + (" ..." if len(argv) > 4 else "")
+        print(f"vbench: error: options come after a command; to evaluate a model run `vbench eval {hint}` "
+              "(`vbench --help` lists the commands)", file=sys.stderr)
+        return 2
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

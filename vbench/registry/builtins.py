@@ -18,15 +18,21 @@ TASKS.register("isq_induction", "vbench.tasks.isq_induction.task:IsqInduction",
                "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)")
 
 # --- backends ---
+# ``needs``: what a backend asks of the machine (shown by `vbench ls models`): extra, gpu, key (env variable).
 MODELS.register("hf", "vbench.runners.hf:HFRunner",
-                "Local VLM with transformers (AutoModelForImageTextToText), padded batches")
+                "Local VLM with transformers (AutoModelForImageTextToText), padded batches",
+                needs={"extra": "hf", "gpu": "recommended"})
 MODELS.register("dummy", "vbench.runners.dummy:DummyRunner",
-                "Deterministic pseudo-random answers, no model: for checking pipelines and metrics")
-MODELS.register("vllm", "vbench.runners.vllm:VLLMRunner", "Local VLM with vLLM on CUDA GPUs (tensor/data parallel)")
+                "Deterministic pseudo-random answers, no model: for checking pipelines and metrics", needs={})
+MODELS.register("vllm", "vbench.runners.vllm:VLLMRunner", "Local VLM with vLLM on CUDA GPUs (tensor/data parallel)",
+                needs={"extra": "vllm", "gpu": "required"})
 MODELS.register("openai", "vbench.runners.openai_api:OpenAIRunner",
-                "OpenAI or any OpenAI-compatible server (vllm serve, ...), async with retries")
-MODELS.register("anthropic", "vbench.runners.anthropic_api:AnthropicRunner", "Anthropic messages API, async with retries")
-MODELS.register("gemini", "vbench.runners.gemini_api:GeminiRunner", "Google Gemini API, async with retries")
+                "OpenAI or any OpenAI-compatible server (vllm serve, ...), async with retries",
+                needs={"extra": "api", "key": "OPENAI_API_KEY"})
+MODELS.register("anthropic", "vbench.runners.anthropic_api:AnthropicRunner", "Anthropic messages API, async with retries",
+                needs={"extra": "api", "key": "ANTHROPIC_API_KEY"})
+MODELS.register("gemini", "vbench.runners.gemini_api:GeminiRunner", "Google Gemini API, async with retries",
+                needs={"extra": "api", "key": "GEMINI_API_KEY"})
 
 # --- model zoo: short names for a backend + model id + default args (vbench/registry/zoo.yaml) ---
 from vbench.registry.zoo import register_zoo  # noqa: E402

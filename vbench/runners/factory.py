@@ -5,6 +5,7 @@ import inspect
 from typing import Any
 
 from vbench.args import parse_kv, validate_args
+from vbench.data.sources import check_model_source, looks_local
 from vbench.errors import UsageError
 from vbench.images import ImageStore
 from vbench.registry import MODELS
@@ -47,5 +48,35 @@ def build_runner(name: str, model_args: str | dict | None = None, store: ImageSt
         cls = MODELS.get(backend_name)
     except ImportError as exc:  # a backend module importing a missing optional dependency
         raise UsageError(f"backend {backend_name!r} cannot be imported: {exc}") from None
+    pretrained = args.get("pretrained") if "pretrained" in getattr(cls.Args, "model_fields", {}) else None
+    if isinstance(pretrained, str) and looks_local(pretrained):
+        check_model_source(pretrained)  # before the backend's own checks: one message for a typo
     parsed = validate_args(cls.Args, args, "--model_args")
-    return cls(parsed, store=store, batch_size=batch_size, **_accepted(cls, runner_kwargs))
+    check_device(getattr(parsed, "device", None))
+    runner = cls(parsed, store=store, batch_size=batch_size, **_accepted(cls, runner_kwargs))
+    if isinstance(pretrained, str):
+        check_model_source(pretrained)  # a Hub id: cached, or reachable within seconds
+    return runner
+
+
+def check_device(device: str | None) -> None:
+    """``device=cuda:99`` or ``device=gpu`` as one line now, not a traceback when the weights load."""
+    if not isinstance(device, str) or device in ("auto", "cpu"):
+        return
+    try:
+        import torch
+    except ImportError:
+        return  # the backend reports its missing extra itself
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--model_args: device={device!r} is not a device (auto, cpu, cuda, cuda:N, mps)") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UsageError(f"--model_args: device={device}: no CUDA device is visible here (use device=cpu)")
+        if dev.index is not None and dev.index >= count:
+            raise UsageError(f"--model_args: device={device}: this machine has {count} CUDA device(s), "
+                             f"cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--model_args: device={device}: MPS is not available here")
