@@ -115,7 +115,11 @@ def main() -> None:
     batches, orig_run = _record(runner)
     close = runner.close
     runner.close = lambda: None
-    real_build, ev.build_runner = ev.build_runner, lambda *x, **k: runner
+    def shared(model, model_args, store, *args, **kwargs):
+        runner.store = store
+        return runner
+
+    real_build, ev.build_runner = ev.build_runner, shared
     s = time.perf_counter()
     evaluate("vllm", tasks="ultimatum_pair", dataset=str(data), limit=a.games, repeats=1,
              gen_kwargs=f"max_tokens={a.max_tokens}", output_path=tmp / "out", cache_dir=tmp / "cache",

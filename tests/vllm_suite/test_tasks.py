@@ -18,7 +18,11 @@ def avatars4(tmp_path_factory):
 
 
 def test_ultimatum_solo_games_run_on_vllm_end_to_end(vllm_runner, avatars4, tmp_path, monkeypatch):
-    monkeypatch.setattr(evaluator, "build_runner", lambda *a, **k: vllm_runner)  # the session's engine
+    def shared(model, model_args, store, *args, **kwargs):  # the session's engine, on the run's image store
+        monkeypatch.setattr(vllm_runner, "store", store)
+        return vllm_runner
+
+    monkeypatch.setattr(evaluator, "build_runner", shared)
     monkeypatch.setattr(vllm_runner, "close", lambda: None)  # closed by its fixture, after the session
     before = vllm_runner.calls
     res = evaluator.evaluate("vllm", tasks="ultimatum_solo", dataset=str(avatars4), limit=3, repeats=1,

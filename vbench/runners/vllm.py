@@ -107,6 +107,8 @@ def sampling_kwargs(req: Request) -> dict[str, Any]:
     return kw
 
 
+SHUTDOWN_TIMEOUT_S = 60.0
+
 # a scored continuation reads its prompt log-probs; it generates one throw-away token
 SCORE_KWARGS: dict[str, Any] = {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "detokenize": False}
 
@@ -278,8 +280,8 @@ class VLLMRunner(Runner):
             return
         core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if core is not None:
-            try:
-                core.shutdown()
+            try:  # time for the engine core to stop its own workers first (vLLM's default 5 s kills it mid-way)
+                core.shutdown(timeout=SHUTDOWN_TIMEOUT_S)
             except Exception as exc:  # noqa: BLE001 - closing must not mask the run's own outcome
                 log.warning("vllm engine shutdown: %s", ve.first_line(exc))
         del llm
