@@ -47,6 +47,17 @@ def test_a_rejected_prompt_fails_only_its_own_request(vllm_runner, vimages):
     assert out[0].text and out[4].usage["completion_tokens"] >= 1
 
 
+def test_seeded_sampling_survives_a_batch_larger_than_one_engine_step(vllm_runner, vimages):
+    """More prompt tokens than one step takes (2048): vLLM's CPU worker must not split a seeded prompt."""
+    long_text = "describe the person in the picture and rate them " * 40  # ~400 tokens each
+    reqs = [Request(messages=(Message.user(ImagePart(image=vimages[i % 3]), f"{i} {long_text}"),),
+                    gen=GenParams(max_tokens=4, temperature=0.9, top_p=0.95, seed=i)) for i in range(8)]
+    first = vllm_runner.run(reqs)
+    assert all(r.ok for r in first), [r.error for r in first if not r.ok]
+    again = vllm_runner.run(reqs[::-1])[::-1]  # same seeds, other order: same samples
+    assert [r.text for r in again] == [r.text for r in first]
+
+
 def test_choose_gives_every_option_its_probability(vllm_runner, vimages):
     [resp] = vllm_runner.run([rate(vimages[0], kind="choose")])
     assert resp.method == "logprobs" and sorted(resp.probs) == list("1234567")

@@ -84,6 +84,14 @@ def test_a_prefix_variant_excludes_its_longer_continuations():
     assert math.exp(out["1"]) == pytest.approx(0.3) and out["10"] == lps["10"] and out["2"] == lps["2"]
 
 
+def test_on_a_cpu_prompts_are_prefilled_whole_unless_asked_otherwise():
+    kw = ve.cpu_engine_kwargs({"model": "m", "max_model_len": 1024})
+    assert kw["enable_chunked_prefill"] is False and kw["max_num_batched_tokens"] == 2048
+    assert ve.cpu_engine_kwargs({"model": "m", "max_model_len": 8192})["max_num_batched_tokens"] == 8192
+    mine = ve.cpu_engine_kwargs({"model": "m", "enable_chunked_prefill": True})
+    assert mine["enable_chunked_prefill"] is True and "max_num_batched_tokens" not in mine
+
+
 def test_engine_failures_are_classified_into_one_line_with_the_setting(monkeypatch):
     monkeypatch.setattr(ve, "platform_kind", lambda: "cpu")
     mem = ve.start_error(ValueError("Available memory on node 0 (1/2 GiB) is less than desired\nmore"), "m")

@@ -152,6 +152,8 @@ class VLLMRunner(Runner):
                 f"cannot run {args.pretrained} with vLLM: {reason}. To run it with transformers instead use "
                 f"`--backend hf` (model-zoo aliases) or `--model hf --model_args pretrained={args.pretrained}`")
         self._kwargs = engine_kwargs(args)
+        if ve.platform_kind() == "cpu":
+            self._kwargs = ve.cpu_engine_kwargs(self._kwargs)
         ve.check_engine_kwargs(self._kwargs)
         self._llm: Any = None
         self._variant_ids: dict[str, tuple[int, ...]] = {}

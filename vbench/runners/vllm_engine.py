@@ -83,6 +83,17 @@ def check_engine_kwargs(kwargs: dict[str, Any]) -> None:
                          + ", ".join(repr(k) for k in unknown) + " (see `vllm serve --help` for the ones it takes)")
 
 
+def cpu_engine_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """On vLLM's CPU platform, prefill every prompt whole unless told otherwise: when a prompt is prefilled in
+    chunks, vLLM 0.32's worker rewinds the request's seeded generator with a CUDA-only call and the engine
+    dies ("CPU Generator does not use offset"); every vbench request is seeded."""
+    out = dict(kwargs)
+    out.setdefault("enable_chunked_prefill", False)
+    if out["enable_chunked_prefill"] is False and out.get("max_model_len"):
+        out.setdefault("max_num_batched_tokens", max(int(out["max_model_len"]), 2048))
+    return out
+
+
 def start_error(exc: BaseException, model: str) -> VbenchError:
     """An engine that did not start → one line; exit 2 where a setting the user controls is the cause."""
     msg = first_line(exc)
