@@ -34,21 +34,31 @@ def _record(runner):
     return batches, orig
 
 
-def replay(runner, run, batches) -> dict[str, float]:
-    """Each recorded batch of generations through the runner and through LLM.chat, alternating which goes first."""
+def replay(runner, run, batches, rounds: int) -> dict[str, float]:
+    """Each recorded batch of generations through the runner and through LLM.chat, ``rounds`` times,
+    alternating which goes first; also the time the runner spends inside LLM.chat."""
     from vllm import SamplingParams
 
     from vbench.runners.vllm import sampling_kwargs, to_vllm_messages
 
     llm = runner._engine()
-    t = {"runner": 0.0, "direct": 0.0}
+    t = {"runner": 0.0, "direct": 0.0, "inside_chat": 0.0}
     toks = {"runner": 0, "direct": 0}
+    chat = llm.chat
+
+    def timed_chat(*args, **kwargs):
+        s = time.perf_counter()
+        try:
+            return chat(*args, **kwargs)
+        finally:
+            t["inside_chat"] += time.perf_counter() - s
+
     n = 0
-    for i, batch in enumerate(batches):
+    for batch in batches * rounds:
         gen = [r for r in batch if r.kind == "generate"]
         if not gen:
             continue
-        n += len(gen)
+        n += 2 * len(gen)  # each side answers the batch twice
 
         def direct(gen=gen):
             convs = [to_vllm_messages(r.messages, runner.store, runner.args.image_input) for r in gen]
@@ -56,10 +66,15 @@ def replay(runner, run, batches) -> dict[str, float]:
             return sum(len(o.outputs[0].token_ids) for o in outs)
 
         def through_runner(gen=gen):
-            return sum(r.usage.get("completion_tokens", 0) for r in run(gen))
+            llm.chat = timed_chat
+            try:
+                return sum(r.usage.get("completion_tokens", 0) for r in run(gen))
+            finally:
+                del llm.chat
 
-        order = [("direct", direct), ("runner", through_runner)]
-        for name, fn in (order if i % 2 == 0 else order[::-1]):
+        # A-B-B-A per batch: order effects (warm caches, drift of a shared machine) fall on both sides alike
+        for name, fn in [("direct", direct), ("runner", through_runner), ("runner", through_runner),
+                         ("direct", direct)]:
             s = time.perf_counter()
             toks[name] += fn()
             t[name] += time.perf_counter() - s
@@ -89,6 +104,7 @@ def main() -> None:
     ap.add_argument("--model", help="model path or Hub id (default: a tiny random Qwen2-VL built here)")
     ap.add_argument("--games", type=int, default=8, help="ultimatum_pair samples (one game each)")
     ap.add_argument("--max_tokens", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=2, help="replays of the recorded batches (each A-B-B-A)")
     ap.add_argument("--model_args", default="max_model_len=2048,enforce_eager=true,gpu_memory_utilization=0.5",
                     help="extra vLLM runner arguments")
     ap.add_argument("--no-parity", action="store_true", help="skip the transformers comparison")
@@ -130,11 +146,14 @@ def main() -> None:
     print(f"ultimatum_pair through the evaluator: {a.games} games, {n_req} requests in {len(batches)} batches, "
           f"{wall:.1f} s = {n_req / wall:.2f} requests/s")
 
-    r = replay(runner, orig_run, batches)
+    r = replay(runner, orig_run, batches, a.rounds)
     for k in ("direct", "runner"):
         print(f"  replay via {k:6s}: {r['requests'] / r[k + '_s']:.2f} requests/s, "
               f"{r[k + '_tokens'] / r[k + '_s']:.1f} output tokens/s ({r['requests']} requests, {r[k + '_s']:.1f} s)")
-    print(f"runner / direct LLM.chat throughput: {r['direct_s'] / r['runner_s']:.3f}x (requests/s ratio, same prompts)")
+    print(f"runner / direct LLM.chat throughput: {r['direct_s'] / r['runner_s']:.3f}x (requests/s ratio, same prompts, "
+          f"{a.rounds} rounds); the runner's own time outside LLM.chat: "
+          f"{1000 * (r['runner_s'] - r['inside_chat_s']) / r['requests']:.2f} ms per request "
+          f"({(r['runner_s'] - r['inside_chat_s']) / r['runner_s']:.1%} of its time)")
     if not a.no_parity and a.model is None:
         parity(model, runner)
     close()
