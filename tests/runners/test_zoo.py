@@ -34,7 +34,10 @@ def test_open_models_can_fall_back_to_hf():
             assert "hf" in entry.backends, f"{name} offers no --backend hf"
 
 
-def test_resolution_merges_user_args_over_defaults():
+def test_resolution_merges_user_args_over_defaults(monkeypatch):
+    from vbench.runners import vllm as vr
+
+    monkeypatch.setattr(vr, "unavailable_reason", lambda: None)  # where vLLM can run (else: hf fallback)
     assert resolve_model("qwen-vl", "max_model_len=2048") == (
         "vllm", {"pretrained": "Qwen/Qwen2.5-VL-7B-Instruct", "max_model_len": "2048"})
     backend, args = resolve_model("qwen-vl", "dtype=float32", backend="hf")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 from vbench.args import parse_kv, validate_args
@@ -10,6 +11,8 @@ from vbench.errors import UsageError
 from vbench.images import ImageStore
 from vbench.registry import MODELS
 from vbench.runners.base import Runner
+
+FALLBACK_BACKEND = "hf"
 
 
 def resolve_model(name: str, model_args: str | dict | None, backend: str | None = None,
@@ -28,8 +31,23 @@ def resolve_model(name: str, model_args: str | dict | None, backend: str | None 
             what = f"model-zoo alias {name!r}" if zoo else f"{name!r} is a backend, not a model-zoo alias; it"
             raise UsageError(f"--backend {backend}: {what} runs on: {offered}")
     if zoo:
+        if not backend and FALLBACK_BACKEND in zoo.get("backends", {}):
+            reason = unavailable_reason(zoo["backend"])
+            if reason:  # the alias's usual backend cannot run here: its transformers backend can
+                print(f"vbench: {name}: {zoo['backend']} cannot run here ({reason}); running it with "
+                      f"--backend {FALLBACK_BACKEND} instead", file=sys.stderr)
+                return FALLBACK_BACKEND, {**zoo["backends"][FALLBACK_BACKEND], **args}
         return zoo["backend"], {**zoo.get("args", {}), **args}
     return entry.name, args
+
+
+def unavailable_reason(backend: str) -> str | None:
+    """Why a backend cannot run on this machine (its runner's own check), or None."""
+    try:
+        check = getattr(MODELS.get(backend), "unavailable_reason", None)
+    except ImportError as exc:
+        return str(exc)
+    return check() if callable(check) else None
 
 
 def _accepted(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:

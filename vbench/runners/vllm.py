@@ -1,34 +1,42 @@
-"""In-process vLLM runner: a whole scheduler batch is one ``LLM.chat`` call.
+"""In-process vLLM runner: a scheduler batch is one ``LLM.chat`` call for its generations and one for
+its choices.
 
 Each request becomes an OpenAI-style conversation (images as data URLs, or PIL images) with its own
-``SamplingParams`` (seed included). ``choose`` reads the top-k log-probs of a one-token answer and pools
-them onto the options (see ``vbench.runners.choice``). Tensor/pipeline/data parallelism and multi-node
-(Ray) are vLLM's own: the arguments are passed through. Everything except the ``LLM`` call is plain
-request building, unit-tested without a GPU.
+``SamplingParams`` (seed included). ``choose`` scores every option's full continuation: the chat plus
+the option as the start of the assistant's answer, read back as prompt log-probs, so every option gets
+its probability (the same quantity the transformers runner computes). Tensor/pipeline/data parallelism
+and multi-node (Ray) are vLLM's own: the arguments are passed through, and any other ``EngineArgs``
+field may be given too (checked against the installed vLLM before anything loads).
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
-from typing import Any, Literal
+import math
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from vbench.errors import UsageError
 from vbench.images import ImageStore
+from vbench.runners import vllm_engine as ve
 from vbench.runners.base import Runner, RunnerArgs
-from vbench.runners.choice import one_hot, parse_choice, pool_option_probs
+from vbench.runners.choice import pool_option_probs, surface_variants
 from vbench.types import ImagePart, Message, Request, Response
 
 log = logging.getLogger(__name__)
+unavailable_reason = ve.unavailable_reason
 
 # arguments that only change speed or placement, never answers
 _PLACEMENT = frozenset({"tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "gpu_memory_utilization",
                         "max_num_seqs", "enforce_eager", "distributed_executor_backend", "download_dir",
-                        "image_input", "swap_space"})
+                        "image_input", "swap_space", "kv_cache_memory_bytes"})
 
 
 class VLLMArgs(RunnerArgs):
+    """Runner arguments; any other key is passed to ``vllm.LLM`` as an engine argument."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
     pretrained: str = Field(description="Hub id or local path")
     revision: str | None = None
     dtype: str = "auto"
@@ -44,23 +52,11 @@ class VLLMArgs(RunnerArgs):
     enforce_eager: bool = False
     distributed_executor_backend: Literal["ray", "mp"] | None = None
     download_dir: str | None = None
-    swap_space: float | None = Field(None, ge=0)
-    top_logprobs: int = Field(20, ge=1, le=100, description="alternatives read for `choose`")
     image_input: Literal["data_url", "pil"] = "data_url"
     seed: int = 0
 
-
-def unavailable_reason() -> str | None:
-    """Why vLLM cannot run here (not installed / no CUDA GPU), or None."""
-    if importlib.util.find_spec("vllm") is None:
-        return "vllm is not installed (pip install 'vbench-personas[vllm]', on a machine with a CUDA GPU)"
-    try:
-        import torch
-    except ImportError:
-        return "vLLM needs torch, which is not installed"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU is visible here"
-    return None
+    def engine_extras(self) -> dict[str, Any]:
+        return {k: ve.coerce(v) for k, v in (self.model_extra or {}).items()}
 
 
 def engine_kwargs(args: VLLMArgs) -> dict[str, Any]:
@@ -69,16 +65,16 @@ def engine_kwargs(args: VLLMArgs) -> dict[str, Any]:
         "model": args.pretrained, "dtype": args.dtype, "trust_remote_code": args.trust_remote_code,
         "tensor_parallel_size": args.tensor_parallel_size, "pipeline_parallel_size": args.pipeline_parallel_size,
         "gpu_memory_utilization": args.gpu_memory_utilization, "seed": args.seed,
-        "limit_mm_per_prompt": {"image": args.limit_mm_per_prompt}, "max_logprobs": max(20, args.top_logprobs),
-        "enforce_eager": args.enforce_eager,
+        "limit_mm_per_prompt": {"image": args.limit_mm_per_prompt}, "enforce_eager": args.enforce_eager,
     }
     if args.data_parallel_size > 1:
         kw["data_parallel_size"] = args.data_parallel_size
     for name in ("revision", "max_model_len", "max_num_seqs", "quantization", "distributed_executor_backend",
-                 "download_dir", "swap_space"):
+                 "download_dir"):
         value = getattr(args, name)
         if value is not None:
             kw[name] = value
+    kw.update(args.engine_extras())
     return kw
 
 
@@ -102,43 +98,50 @@ def to_vllm_messages(messages: tuple[Message, ...], store: ImageStore, image_inp
     return out
 
 
-def sampling_kwargs(req: Request, top_logprobs: int) -> dict[str, Any]:
-    """``SamplingParams(**kwargs)`` for one request; ``choose`` asks one token with its top-k log-probs."""
+def sampling_kwargs(req: Request) -> dict[str, Any]:
+    """``SamplingParams(**kwargs)`` for one generation request (its own seed)."""
     g = req.gen
     kw: dict[str, Any] = {"temperature": g.temperature, "top_p": g.top_p, "max_tokens": g.max_tokens, "seed": g.seed}
     if g.stop:
         kw["stop"] = list(g.stop)
-    if req.kind == "choose":
-        kw.update(max_tokens=1, logprobs=top_logprobs)
     return kw
 
 
-def first_token_logprobs(completion: Any) -> list[tuple[str, float]]:
-    """(decoded token, logprob) pairs of the first position of a vLLM ``CompletionOutput``."""
-    steps = getattr(completion, "logprobs", None) or []
-    if not steps:
-        return []
-    return [(lp.decoded_token or "", lp.logprob) for lp in steps[0].values()]
+SHUTDOWN_TIMEOUT_S = 60.0
+
+# a scored continuation reads its prompt log-probs; it generates one throw-away token
+SCORE_KWARGS: dict[str, Any] = {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "detokenize": False}
 
 
-def to_response(req: Request, completion: Any) -> Response:
-    """A vLLM ``CompletionOutput`` → Response (log-prob pooling for ``choose``; parse if no option showed)."""
-    text = completion.text or ""
-    n_out = len(getattr(completion, "token_ids", None) or [])
-    usage = {"completion_tokens": n_out} if n_out else {}
-    if req.kind != "choose":
-        return Response(text=text, method="generate", usage=usage)
-    probs, mass = pool_option_probs(first_token_logprobs(completion), req.options)
-    if mass > 0:
-        return Response(text=text, probs=probs, method="logprobs", option_mass=mass, usage=usage)
-    picked = parse_choice(text, req.options)
-    return Response(text=text, probs=one_hot(picked, req.options), method="parsed",
-                    option_mass=1.0 if picked else 0.0, usage=usage)
+def continuation_logprob(prompt_ids: list[int], prompt_logprobs: list[Any], cont_ids: list[int]) -> float:
+    """log P(cont_ids | everything before them) from a vLLM ``RequestOutput``'s prompt log-probs."""
+    n = len(cont_ids)
+    if n == 0 or list(prompt_ids[-n:]) != list(cont_ids):
+        raise ValueError("the scored continuation is not the end of the prompt")
+    return sum(prompt_logprobs[len(prompt_ids) - n + j][tok].logprob for j, tok in enumerate(cont_ids))
+
+
+def exclusive(ids: dict[str, tuple[int, ...]], lps: dict[str, float]) -> dict[str, float]:
+    """P("1" as a whole answer) excludes P("10"): where one variant's tokens are a proper prefix of another's,
+    the longer continuations' mass is taken off the shorter (the transformers runner's rule)."""
+    out = dict(lps)
+    for v, short in ids.items():
+        longer = [w for w, t in ids.items() if len(t) > len(short) and t[:len(short)] == short]
+        if longer:
+            rest = math.exp(lps[v]) - sum(math.exp(lps[w]) for w in longer)
+            out[v] = math.log(rest) if rest > 1e-30 else float("-inf")
+    return out
 
 
 class VLLMRunner(Runner):
     backend = "vllm"
     Args = VLLMArgs
+    choice_scoring: ClassVar[str] = "full-continuation-logprobs"
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        """Why vLLM cannot run here, or None (the zoo falls back to transformers when it cannot)."""
+        return unavailable_reason()
 
     def __init__(self, args: VLLMArgs, store: ImageStore | None = None, batch_size: int | str = "auto"):
         super().__init__(args, store, batch_size)
@@ -148,49 +151,143 @@ class VLLMRunner(Runner):
             raise UsageError(
                 f"cannot run {args.pretrained} with vLLM: {reason}. To run it with transformers instead use "
                 f"`--backend hf` (model-zoo aliases) or `--model hf --model_args pretrained={args.pretrained}`")
+        self._kwargs = engine_kwargs(args)
+        if ve.platform_kind() == "cpu":
+            self._kwargs = ve.cpu_engine_kwargs(self._kwargs)
+        ve.check_engine_kwargs(self._kwargs)
         self._llm: Any = None
+        self._variant_ids: dict[str, tuple[int, ...]] = {}
 
     def fingerprint_fields(self) -> dict[str, Any]:
         return {"backend": self.backend,
                 **{k: v for k, v in self.args.model_dump(mode="json").items() if k not in _PLACEMENT}}
 
     def auto_batch_size(self) -> int:
-        return 512  # vLLM schedules continuously inside one call; large batches keep the GPU fed
+        return 512  # vLLM schedules continuously inside one call; large batches keep the device fed
 
     def _engine(self) -> Any:
         if self._llm is None:
             from vllm import LLM
 
             try:
-                self._llm = LLM(**engine_kwargs(self.args))
-            except (OSError, ValueError) as exc:  # unknown model id, bad path, unsupported config
-                raise UsageError(f"vllm could not load {self.args.pretrained!r}: {exc}") from None
+                self._llm = LLM(**self._kwargs)
+            except Exception as exc:  # noqa: BLE001 - every start failure becomes one line
+                raise ve.start_error(exc, self.args.pretrained) from None
         return self._llm
 
-    def _chat(self, llm: Any, reqs: list[Request]) -> list[Any]:
-        from vllm import SamplingParams
+    # -- calls ------------------------------------------------------------------------------
+    def _chat(self, convs: list[list[dict]], params: list[Any], scoring: bool) -> list[Any]:
+        kw = {"add_generation_prompt": False, "continue_final_message": True} if scoring else {}
+        return self._llm.chat(convs, sampling_params=params, use_tqdm=False, **kw)
 
-        convs = [to_vllm_messages(r.messages, self.store, self.args.image_input) for r in reqs]
-        params = [SamplingParams(**sampling_kwargs(r, self.args.top_logprobs)) for r in reqs]
-        return llm.chat(convs, sampling_params=params, use_tqdm=False)
+    def _guarded(self, convs: list[list[dict]], params: list[Any], scoring: bool) -> list[Any | BaseException]:
+        """One call for the lot; if vLLM rejects a request (too long, too many images), each on its own so
+        only that request fails. Any other failure is the engine's: the run stops with one line."""
+        rejected = ve.request_errors()
+        try:
+            return self._chat(convs, params, scoring)
+        except rejected:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            raise ve.engine_error(exc, self.args.pretrained) from None
+        out: list[Any | BaseException] = []
+        for conv, p in zip(convs, params):
+            try:
+                out.append(self._chat([conv], [p], scoring)[0])
+            except rejected as exc:
+                out.append(exc)
+            except Exception as exc:  # noqa: BLE001
+                raise ve.engine_error(exc, self.args.pretrained) from None
+        return out
 
     def run(self, requests: list[Request]) -> list[Response]:
         if not requests:
             return []
-        llm = self._engine()
+        self._engine()
         self.calls += len(requests)
-        try:
-            outputs = self._chat(llm, requests)
-            return [to_response(r, o.outputs[0]) for r, o in zip(requests, outputs)]
-        except (ValueError, RuntimeError) as exc:  # one bad prompt (too long, too many images) fails the call
-            log.warning("vllm batch failed (%s); answering its %d requests one by one", exc, len(requests))
+        out: list[Response | None] = [None] * len(requests)
+        gen = [i for i, r in enumerate(requests) if r.kind != "choose"]
+        if gen:
+            for i, resp in zip(gen, self._generate([requests[i] for i in gen])):
+                out[i] = resp
+        chosen = [i for i, r in enumerate(requests) if r.kind == "choose"]
+        if chosen:
+            for i, resp in zip(chosen, self._choose([requests[i] for i in chosen])):
+                out[i] = resp
+        return out  # type: ignore[return-value]
+
+    def _generate(self, reqs: list[Request]) -> list[Response]:
+        from vllm import SamplingParams
+
+        convs = [to_vllm_messages(r.messages, self.store, self.args.image_input) for r in reqs]
+        results = self._guarded(convs, [SamplingParams(**sampling_kwargs(r)) for r in reqs], scoring=False)
         out = []
-        for req in requests:
+        for res in results:
+            if isinstance(res, BaseException):
+                out.append(Response.failure(f"vllm: {type(res).__name__}: {ve.first_line(res)}"))
+                continue
+            c = res.outputs[0]
+            n_out = len(c.token_ids or [])
+            out.append(Response(text=c.text or "", method="generate", usage={"completion_tokens": n_out} if n_out else {}))
+        return out
+
+    def _ids(self, variant: str) -> tuple[int, ...]:
+        if variant not in self._variant_ids:
+            tok = self._llm.get_tokenizer()
+            self._variant_ids[variant] = tuple(tok.encode(variant, add_special_tokens=False))
+        return self._variant_ids[variant]
+
+    def _choose(self, reqs: list[Request]) -> list[Response]:
+        """Each request's distinct surface variants ("Yes", " yes", ...) scored as the assistant's answer."""
+        from vllm import SamplingParams
+
+        jobs: list[tuple[int, str]] = []  # (request index, variant)
+        convs: list[list[dict]] = []
+        for r, req in enumerate(reqs):
+            base = to_vllm_messages(req.messages, self.store, self.args.image_input)
+            seen: set[tuple[int, ...]] = set()
+            for option in req.options:
+                for variant in surface_variants(option):
+                    ids = self._ids(variant)
+                    if ids and ids not in seen:
+                        seen.add(ids)
+                        jobs.append((r, variant))
+                        convs.append([*base, {"role": "assistant", "content": variant}])
+        params = SamplingParams(**SCORE_KWARGS)
+        results = self._guarded(convs, [params] * len(convs), scoring=True)
+        lps: list[dict[str, float]] = [{} for _ in reqs]
+        errors: dict[int, str] = {}
+        for (r, variant), res in zip(jobs, results):
+            if isinstance(res, BaseException):
+                errors.setdefault(r, f"vllm: {type(res).__name__}: {ve.first_line(res)}")
+                continue
             try:
-                out.append(to_response(req, self._chat(llm, [req])[0].outputs[0]))
-            except (ValueError, RuntimeError) as exc:
-                out.append(Response.failure(f"vllm: {type(exc).__name__}: {exc}"))
+                lps[r][variant] = continuation_logprob(res.prompt_token_ids, res.prompt_logprobs, list(self._ids(variant)))
+            except ValueError as exc:  # the chat template changed the answer's tokens: not scorable this way
+                errors.setdefault(r, f"vllm: {exc} ({variant!r})")
+        out = []
+        for r, req in enumerate(reqs):
+            if r in errors:
+                out.append(Response.failure(errors[r]))
+                continue
+            ids = {v: self._ids(v) for v in lps[r]}
+            probs, mass = pool_option_probs(exclusive(ids, lps[r]), req.options)
+            out.append(Response(probs=probs, option_mass=mass, method="logprobs"))
         return out
 
     def close(self) -> None:
-        self._llm = None
+        """Shut the engine core down now (its worker processes and shared memory), not at interpreter exit."""
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if core is not None:
+            try:  # time for the engine core to stop its own workers first (vLLM's default 5 s kills it mid-way)
+                core.shutdown(timeout=SHUTDOWN_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - closing must not mask the run's own outcome
+                log.warning("vllm engine shutdown: %s", ve.first_line(exc))
+        del llm
+        import gc
+
+        gc.collect()
+

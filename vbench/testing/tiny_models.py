@@ -76,12 +76,18 @@ def build_tiny_llava(out: str | Path, seed: int = 0, hidden: int = 64, layers: i
     return out
 
 
-def build_tiny_qwen2vl(out: str | Path, seed: int = 0) -> Path:
-    """Qwen2-VL type; its AutoProcessor needs torchvision (for the video processor)."""
+def build_tiny_qwen2vl(out: str | Path, seed: int = 0, hidden: int = 64, head_dim: int = 16) -> Path:
+    """Qwen2-VL type; its AutoProcessor needs torchvision (for the video processor).
+
+    ``head_dim`` 32 or more makes a model vLLM's CPU attention can serve (it has kernels for head sizes
+    32, 64, 80, ... only); the mrope sections always add up to ``head_dim / 2`` as Qwen2-VL requires.
+    """
     import torch
     from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
+    if hidden % head_dim or head_dim % 8:
+        raise ValueError(f"hidden ({hidden}) must be a multiple of head_dim ({head_dim}), itself a multiple of 8")
     out = Path(out)
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                "<|image_pad|>", "<|video_pad|>"]
@@ -90,13 +96,17 @@ def build_tiny_qwen2vl(out: str | Path, seed: int = 0) -> Path:
     tok.chat_template = _QWEN_CHAT
     ip = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112)
     ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    heads = hidden // head_dim
+    half = head_dim // 2  # temporal, height, width rotary sections (Qwen2-VL's real split is 16/24/24 of 64)
+    mrope = [half // 4, half * 3 // 8, half - half // 4 - half * 3 // 8]
     cfg = Qwen2VLConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        text_config=dict(vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=2,
+                         num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+                         max_position_embeddings=4096,
+                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
                          bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
                          pad_token_id=ids["<|endoftext|>"]),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, patch_size=14,
+        vision_config=dict(depth=2, embed_dim=2 * head_dim, hidden_size=hidden, num_heads=2, patch_size=14,
                            spatial_merge_size=2, temporal_patch_size=2),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
@@ -118,12 +128,19 @@ def build_tiny_qwen2vl(out: str | Path, seed: int = 0) -> Path:
     return out
 
 
+def build_tiny_qwen2vl_vllm(out: str | Path, seed: int = 0) -> Path:
+    """The tiny Qwen2-VL with head size 32, servable by vLLM on a CPU (and by transformers)."""
+    return build_tiny_qwen2vl(out, seed=seed, hidden=64, head_dim=32)
+
+
 def build_tiny_vlm(out: str | Path, arch: str = "llava", seed: int = 0) -> Path:
     if arch == "llava":
         return build_tiny_llava(out, seed=seed)
     if arch == "qwen2vl":
         return build_tiny_qwen2vl(out, seed=seed)
-    raise ValueError(f"unknown tiny architecture {arch!r} (llava, qwen2vl)")
+    if arch == "qwen2vl-vllm":
+        return build_tiny_qwen2vl_vllm(out, seed=seed)
+    raise ValueError(f"unknown tiny architecture {arch!r} (llava, qwen2vl, qwen2vl-vllm)")
 
 
 def build_tiny_clip(out: str | Path, seed: int = 0, projection_dim: int = 512) -> Path:
