@@ -82,7 +82,7 @@ def test_boards_group_strictly_and_paper_rows_have_their_own(tmp_path, hostile_d
     assert gpt["metrics"]["preference.Security"]["value"] == pytest.approx(0.78)
     big = json.loads((site / next(b for b in runs_boards if b["rows"] == 3)["json"]).read_text())
     values = [r["metrics"][big["sorted_by"]]["value"] for r in big["rows"]]
-    assert big["sorted_by"] == "pearson_human_expected_rating" and values == sorted(values, reverse=True)
+    assert big["sorted_by"] == "pearson_human_rating" and values == sorted(values, reverse=True)
     assert all(r["recomputed"] and r["tier"] == "self-reported" for r in big["rows"])
 
 

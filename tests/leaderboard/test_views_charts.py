@@ -34,10 +34,13 @@ def test_value_profile_absent():
     assert views.value_profile({"mean_rating": MV(3.0), "power": MV(1.0)}) is None
 
 
-def test_human_correlation_prefers_expected_rating():
-    m = {"pearson_human_rating": MV(0.2), "pearson_human_expected_rating": MV(0.4, 0.1, 0.6)}
-    p = views.human_correlation(m)
+def test_human_correlation_follows_primary_score_else_sampled_rating():
+    m = {"pearson_human_rating": MV(0.2, 0.0, 0.4), "pearson_human_expected_rating": MV(0.4, 0.1, 0.6)}
+    p = views.human_correlation(m)  # no primary_score: the paper's sampled rating
+    assert (p.label, p.value, p.lo, p.hi) == ("pearson_human_rating", 0.2, 0.0, 0.4)
+    p = views.human_correlation({**m, "primary_score": "expected_rating"})
     assert (p.label, p.value, p.lo, p.hi) == ("pearson_human_expected_rating", 0.4, 0.1, 0.6)
+    assert views.human_correlation({"pearson_human_expected_rating": MV(0.4)}).label == "pearson_human_expected_rating"
     assert views.human_correlation({"pearson_human_rating": {"value": None}}) is None
 
 

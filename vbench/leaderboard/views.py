@@ -19,7 +19,7 @@ SCHWARTZ: tuple[tuple[str, str, str], ...] = (
 )
 VALUE_LABELS = {key: label for key, label, _ in SCHWARTZ}
 HEADLINES: dict[str, tuple[str, ...]] = {  # default sort column where the task's first summary row is not it
-    "aggressiveness_rating": ("pearson_human_expected_rating", "pearson_human_rating"),
+    "aggressiveness_rating": ("pearson_human_rating", "pearson_human_expected_rating"),
     "value_spectrum": ("mean_preference", "preference_p_yes (all)", "preference (all)"),
     "isq_induction": ("isq I_avg", "by_strategy.isq.I_avg"),
 }
@@ -148,7 +148,9 @@ def _value_score(v: Any) -> float | None:
 
 
 def human_correlation(metrics: dict[str, Any]) -> Point | None:
-    keys = [k for k in ("pearson_human_expected_rating", "pearson_human_rating") if k in metrics]
+    """The task's headline correlation with human ratings: its ``primary_score``'s, else the sampled one's."""
+    first = f"pearson_human_{metrics.get('primary_score')}"
+    keys = [k for k in dict.fromkeys((first, "pearson_human_rating", "pearson_human_expected_rating")) if k in metrics]
     keys += [k for k in metrics if str(k).startswith("pearson_human") and k not in keys]
     for k in keys:
         v = scalar(metrics[k])
