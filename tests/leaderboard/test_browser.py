@@ -82,7 +82,7 @@ def test_board_rows_sorting_charts_and_no_injected_script(browser):
     link.click()
     assert drv.find_element("id", "leaderboard").get_attribute("data-sortable-ready") == "1"
     assert len(drv.find_elements("css selector", "#leaderboard tbody tr")) == 3
-    head = "pearson_human_expected_rating"
+    head = "pearson_human_rating"  # the paper's sampled-rating r heads the board
     th = drv.find_element("css selector", f"#leaderboard th[data-col='{head}']")
     assert th.get_attribute("aria-sort") == "descending"
     values = [float(v) for v in _column(drv, head)]

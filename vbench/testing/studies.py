@@ -11,6 +11,7 @@ These are NOT model outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -125,6 +126,7 @@ def _rating_draw(rng: np.random.Generator, d: RatingDesign, n: int) -> tuple[np.
     return human, sampled
 
 
+@lru_cache(maxsize=8)
 def rating_truth(d: RatingDesign = RatingDesign(), n: int = 400_000, seed: int = 12345) -> float:
     """Population r between an image's rating averaged over the design's repeats and its human rating."""
     human, sampled = _rating_draw(np.random.default_rng(seed), d, n)
