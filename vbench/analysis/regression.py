@@ -46,6 +46,14 @@ def _pair_codes(pairs: Sequence[tuple[Any, Any]] | np.ndarray) -> np.ndarray:
     return _codes_missing(flat).reshape(-1, 2)
 
 
+def _member_sums(values: np.ndarray, a: np.ndarray, b: np.ndarray, g: int) -> np.ndarray:
+    """Per member, the sum of ``values`` rows it is in (either role; a self-pair row once): G × ...."""
+    flat = values.reshape(values.shape[0], -1)
+    other = a != b
+    out = np.stack([np.bincount(a, col, g) + np.bincount(b[other], col[other], g) for col in flat.T], axis=1)
+    return out.reshape((g,) + values.shape[1:])
+
+
 def dyadic_cov(exog: np.ndarray, resid: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     """Dyadic-robust covariance of OLS coefficients; rows are pairs (a[i], b[i]) of pool member codes.
 
@@ -57,14 +65,12 @@ def dyadic_cov(exog: np.ndarray, resid: np.ndarray, a: np.ndarray, b: np.ndarray
     n, k = exog.shape
     scores = exog * resid[:, None]
     g = int(max(a.max(), b.max())) + 1
-    member_sums = np.zeros((g, k))
-    np.add.at(member_sums, a, scores)
+    member_sums = _member_sums(scores, a, b, g)
     distinct = a != b
-    np.add.at(member_sums, b[distinct], scores[distinct])
     lo, hi = np.minimum(a, b)[distinct], np.maximum(a, b)[distinct]
     dyads = np.unique(lo * g + hi, return_inverse=True)[1]
-    dyad_sums = np.zeros((int(dyads.max()) + 1 if dyads.size else 0, k))
-    np.add.at(dyad_sums, dyads, scores[distinct])
+    n_dyads = int(dyads.max()) + 1 if dyads.size else 0
+    dyad_sums = np.stack([np.bincount(dyads, col, n_dyads) for col in scores[distinct].T], axis=1)
     meat = member_sums.T @ member_sums - dyad_sums.T @ dyad_sums
     bread = np.linalg.pinv(exog.T @ exog)
     cov = bread @ meat @ bread * (g / (g - 1)) * ((n - 1) / (n - k))
@@ -81,14 +87,8 @@ def member_jackknife_cov(exog: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.n
     """
     n, k = exog.shape
     g = int(max(a.max(), b.max())) + 1
-    xx = exog[:, :, None] * exog[:, None, :]
-    xy = exog * y[:, None]
-    m_xx, m_xy = np.zeros((g, k, k)), np.zeros((g, k))
-    np.add.at(m_xx, a, xx)
-    np.add.at(m_xy, a, xy)
-    other = a != b
-    np.add.at(m_xx, b[other], xx[other])
-    np.add.at(m_xy, b[other], xy[other])
+    m_xx = _member_sums(exog[:, :, None] * exog[:, None, :], a, b, g)
+    m_xy = _member_sums(exog * y[:, None], a, b, g)
     full_xx, full_xy = exog.T @ exog, exog.T @ y
     thetas = np.array([np.linalg.lstsq(full_xx - m_xx[m], full_xy - m_xy[m], rcond=None)[0] for m in range(g)])
     dev = thetas - thetas.mean(axis=0)
