@@ -80,7 +80,9 @@ def compute_metrics(records: list[Record]) -> dict[str, Any]:
                 m[f"spearman_human_{label}"] = stats.spearman(scores, human, unit=IMAGE_UNIT).model_dump()
     present_factors = [f for f in FACTORS if any(row["sample"].get(f) is not None for row in rows)]
     if present_factors:
-        m["ols_factors"] = stats.ols([row[primary] for row in rows],
-                                     {f: [_as_float(row["sample"].get(f)) for row in rows] for f in present_factors},
-                                     robust=True, unit=IMAGE_UNIT)
+        X = {f: [_as_float(row["sample"].get(f)) for row in rows] for f in present_factors}
+        m["ols_factors"] = stats.ols([row[primary] for row in rows], X, robust=True, unit=IMAGE_UNIT)
+        if primary == "rating" and has_choice:  # the expected rating's regression beside the headline's
+            m["ols_factors_expected_rating"] = stats.ols([row["expected_rating"] for row in rows], X, robust=True,
+                                                         unit=IMAGE_UNIT)
     return m

@@ -4,9 +4,9 @@ Offers are always the proposer's own share. Only model seats are measured (the c
 context). Language measures are averaged per player and game first (turns of one game are not
 independent), then over players. The unit of analysis is the persona image: rounds and repeats of one
 image are resampled together (solo), and in the pair study every game belongs to two images of one pool,
-so intervals resample the pool (pigeonhole bootstrap) and OLS SEs are dyadic-robust. Bootstrap seeds are
-fixed (``stats.BOOTSTRAP_SEED``), so re-analysing a run's transcripts reproduces its results.json exactly
-and the run's ``--seed`` never changes an interval.
+so intervals resample the pool (pigeonhole bootstrap) and OLS SEs come from a delete-one-image jackknife
+(an image leaves in both roles). Bootstrap seeds are fixed (``stats.BOOTSTRAP_SEED``), so re-analysing a
+run's transcripts reproduces its results.json exactly and the run's ``--seed`` never changes an interval.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class Unit:
     """The study's unit of analysis: how per-observation keys enter means, rates and OLS.
 
     Solo keys are persona images (one-way clusters); pair keys are (own image, other image) pairs from
-    one pool (crossed: pigeonhole bootstrap, dyadic-robust OLS).
+    one pool (crossed: pigeonhole bootstrap, OLS SEs by delete-one-image jackknife).
     """
 
     study: Literal["solo", "pair"]
@@ -191,7 +191,8 @@ def _language(transcripts: list[Transcript], unit: Unit, code: _Coder) -> dict[s
     out: dict[str, Any] = {"n_turns": len(texts), "n_player_games": len(units), "pronouns_per_turn": {}}
     for g in PRONOUN_GROUPS:
         vals = per_unit(g)
-        out["pronouns_per_turn"][g] = {"all": unit.mean(vals, ukeys), "by_level": _grouped(level, vals, ukeys, unit.mean)}
+        out["pronouns_per_turn"][g] = {"all": unit.mean(vals, ukeys),
+                                       "by_level": _grouped(level, vals, ukeys, unit.mean)}
     s = per_unit("sentiment")
     out["sentiment"] = {"all": unit.mean(s, ukeys), "by_level": _grouped(level, s, ukeys, unit.mean)}
     X: dict[str, list] = {"own_level": level}
