@@ -26,7 +26,9 @@ def test_eval_writes_results_and_samples(tiny_llava, avatars, tmp_path, isolated
     assert 1 <= m["mean_expected_rating"]["value"] <= 7
     assert m["mean_expected_rating"]["ci_low"] <= m["mean_expected_rating"]["value"] <= m["mean_expected_rating"]["ci_high"]
     assert m["pearson_human_expected_rating"]["n"] == 12
-    assert set(m["ols_factors"]["coef"]) >= {"const", "weapon", "smile"}
+    # the headline (sampled rating) rarely parses on a random tiny model; the expected rating's OLS sits beside it
+    assert m["primary_score"] == "rating" and m["ols_factors"]["n"] == m["pearson_human_rating"]["n"]
+    assert set(m["ols_factors_expected_rating"]["coef"]) >= {"const", "weapon", "smile"}
     records = list(jsonlines.open(run_dir / "aggressiveness_rating" / "samples.jsonl"))
     assert [r["index"] for r in records] == list(range(12))
     assert all("base64" not in json.dumps(r) for r in records)  # images by hash only

@@ -9,10 +9,13 @@ the same intervals.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
+
+from vbench.analysis.regression import ols  # noqa: F401  (re-exported: every task calls stats.ols)
 
 BOOTSTRAP_SEED = 0
 N_BOOT = 1000
@@ -62,16 +65,106 @@ def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], fl
     return float(lo), float(hi)
 
 
-def _valid(values: Sequence[float | None], keys: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    vals, ks = [], []
-    for v, k in zip(values, keys):
-        if v is None or k is None or (isinstance(k, tuple) and any(x is None for x in k)):
-            continue
-        v = float(v)
-        if math.isfinite(v):
-            vals.append(v)
-            ks.append(k)
-    return np.array(vals, dtype=float), ks
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    """Values as floats, None → NaN (vectorised: metrics aggregate hundreds of thousands of rounds)."""
+    return np.array(values if isinstance(values, np.ndarray) else list(values), dtype=float).reshape(-1)
+
+
+def _key_codes(keys: Sequence[Hashable]) -> np.ndarray:
+    """Integer code per key, −1 for a missing key (None, or a tuple holding None).
+
+    An integer array is taken as codes already (callers that aggregate many subsets code keys once).
+    """
+    if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
+        return keys.astype(np.int64)
+    index: dict[Hashable, int] = {}
+    codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+    bad = [c for k, c in index.items() if k is None or (isinstance(k, tuple) and None in k)]
+    if bad:
+        codes[np.isin(codes, bad)] = -1
+    return codes
+
+
+def _compact(*codes: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Renumber the codes that occur to 0..G−1 jointly across arrays; returns (arrays, G)."""
+    uniq, inv = np.unique(np.concatenate(codes), return_inverse=True)
+    out, start = [], 0
+    for c in codes:
+        out.append(inv[start:start + c.size])
+        start += c.size
+    return out, int(uniq.size)
+
+
+def _clustered(values: Sequence[float | None], clusters: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray, int]:
+    arr, codes = _floats(values), _key_codes(clusters if isinstance(clusters, np.ndarray) else list(clusters))
+    ok = np.isfinite(arr) & (codes >= 0)
+    (codes,), g = _compact(codes[ok])
+    return arr[ok], codes, g
+
+
+def _crossed(values: Sequence[float | None], pairs: Sequence[tuple[Hashable, Hashable]]
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    arr = _floats(values)
+    if isinstance(pairs, np.ndarray) and pairs.ndim == 2 and pairs.dtype.kind in "iu":  # coded (n, 2)
+        a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+        ok = np.isfinite(arr) & (a >= 0) & (b >= 0)
+        (a, b), g = _compact(a[ok], b[ok])
+        return arr[ok], a, b, g
+    pairs = list(pairs)
+    missing = np.fromiter((p is None for p in pairs), dtype=bool, count=len(pairs))
+    members = _key_codes([m for p in pairs for m in (p if p is not None else (None, None))])
+    a, b = members[0::2], members[1::2]
+    ok = np.isfinite(arr) & ~missing & (a >= 0) & (b >= 0)
+    (a, b), g = _compact(a[ok], b[ok])
+    return arr[ok], a, b, g
+
+
+@lru_cache(maxsize=64)
+def _weights(g: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap multiplicities of G units (B × G); the same for every metric of a given G and seed."""
+    w = np.random.default_rng(seed).multinomial(g, np.full(g, 1 / g), size=n_boot).astype(float)
+    w.flags.writeable = False
+    return w
+
+
+@lru_cache(maxsize=8)
+def _pair_weights(g: int, n_boot: int, seed: int) -> np.ndarray | None:
+    """w_i·w_j for every pair cell (B × G²), or None when too large to keep (then computed per call)."""
+    if n_boot * g * g > 20_000_000:
+        return None
+    w = _weights(g, n_boot, seed)
+    w2 = (w[:, :, None] * w[:, None, :]).reshape(n_boot, g * g)
+    w2.flags.writeable = False
+    return w2
+
+
+def _cluster_ci(arr: np.ndarray, codes: np.ndarray, g: int, n_boot: int, seed: int,
+                alpha: float) -> tuple[float | None, float | None]:
+    if g < 2:
+        return None, None
+    sums, counts = np.bincount(codes, arr, g), np.bincount(codes, minlength=g).astype(float)
+    w = _weights(g, n_boot, seed)
+    stats = (w @ sums) / np.maximum(w @ counts, 1e-300)
+    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def _crossed_ci(arr: np.ndarray, a: np.ndarray, b: np.ndarray, g: int, n_boot: int, seed: int,
+                alpha: float) -> tuple[float | None, float | None]:
+    if g < 2:
+        return None, None
+    cell = a * g + b
+    sums = np.bincount(cell, arr, g * g).reshape(g, g)
+    counts = np.bincount(cell, minlength=g * g).astype(float).reshape(g, g)
+    w2 = _pair_weights(g, n_boot, seed)
+    if w2 is not None:  # one matrix-vector product over the G² cells (fast and free of BLAS threading cost)
+        num, den = w2 @ sums.ravel(), w2 @ counts.ravel()
+    else:
+        w = _weights(g, n_boot, seed)
+        num, den = ((w @ sums) * w).sum(axis=1), ((w @ counts) * w).sum(axis=1)
+    ok = den > 0
+    lo, hi = np.quantile(num[ok] / den[ok], [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
 
 
 def cluster_bootstrap_ci(values: Sequence[float | None], clusters: Sequence[Hashable],
@@ -82,16 +175,8 @@ def cluster_bootstrap_ci(values: Sequence[float | None], clusters: Sequence[Hash
     Each replicate draws G clusters with replacement and takes the ratio of their summed values to their
     summed counts, so unequal cluster sizes weigh as in the point estimate.
     """
-    arr, keys = _valid(values, clusters)
-    codes, uniq = _codes(keys)
-    g = len(uniq)
-    if g < 2:
-        return None, None, g
-    sums, counts = np.bincount(codes, arr, g), np.bincount(codes, minlength=g).astype(float)
-    w = np.random.default_rng(seed).multinomial(g, np.full(g, 1 / g), size=n_boot).astype(float)
-    stats = (w @ sums) / np.maximum(w @ counts, 1e-300)
-    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi), g
+    arr, codes, g = _clustered(values, clusters)
+    return (*_cluster_ci(arr, codes, g, n_boot, seed, alpha), g)
 
 
 def crossed_bootstrap_ci(values: Sequence[float | None], pairs: Sequence[tuple[Hashable, Hashable]],
@@ -104,27 +189,8 @@ def crossed_bootstrap_ci(values: Sequence[float | None], pairs: Sequence[tuple[H
     with multiplicities w and weighs pair (i, j) by w_i·w_j, so both memberships of an image move
     together. Returns (low, high, pool size).
     """
-    arr, keys = _valid(values, pairs)
-    members, uniq = _codes([m for k in keys for m in k])
-    g = len(uniq)
-    if g < 2:
-        return None, None, g
-    a, b = members[0::2], members[1::2]
-    sums, counts = np.zeros((g, g)), np.zeros((g, g))
-    np.add.at(sums, (a, b), arr)
-    np.add.at(counts, (a, b), 1.0)
-    w = np.random.default_rng(seed).multinomial(g, np.full(g, 1 / g), size=n_boot).astype(float)
-    num = np.einsum("bi,ij,bj->b", w, sums, w)
-    den = np.einsum("bi,ij,bj->b", w, counts, w)
-    ok = den > 0
-    lo, hi = np.quantile(num[ok] / den[ok], [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi), g
-
-
-def _codes(keys: Sequence[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
-    index: dict[Hashable, int] = {}
-    codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
-    return codes, list(index)
+    arr, a, b, g = _crossed(values, pairs)
+    return (*_crossed_ci(arr, a, b, g, n_boot, seed, alpha), g)
 
 
 def mean(values: Sequence[float | None], clusters: Sequence[Hashable] | None = None, *,
@@ -134,15 +200,16 @@ def mean(values: Sequence[float | None], clusters: Sequence[Hashable] | None = N
 
     ``clusters`` (one id per value) resamples clusters; ``crossed`` (a pair of pool members per value)
     uses the pigeonhole bootstrap over the pool; neither treats values as independent. ``unit`` names the
-    unit resampled (e.g. "persona image"). Values with a missing cluster are left out.
+    unit resampled (e.g. "persona image"). Values with a missing cluster are left out. Ids may be given
+    pre-coded: an int array (clusters) or an (n, 2) int array (crossed), −1 = missing.
     """
     if crossed is not None:
-        arr, _ = _valid(values, crossed)
-        lo, hi, g = crossed_bootstrap_ci(values, crossed, seed=seed)
+        arr, a, b, g = _crossed(values, crossed)
+        lo, hi = _crossed_ci(arr, a, b, g, N_BOOT, seed, 0.05)
         method = f"pigeonhole bootstrap over {unit or 'pool members'} (crossed pairs), percentile, B={N_BOOT}, seed={seed}"
     elif clusters is not None:
-        arr, _ = _valid(values, clusters)
-        lo, hi, g = cluster_bootstrap_ci(values, clusters, seed=seed)
+        arr, codes, g = _clustered(values, clusters)
+        lo, hi = _cluster_ci(arr, codes, g, N_BOOT, seed, 0.05)
         method = f"cluster bootstrap over {unit or 'clusters'}, percentile, B={N_BOOT}, seed={seed}"
     else:
         arr = _clean(values)
@@ -180,32 +247,38 @@ def _fisher_ci(r: float, n: int) -> tuple[float | None, float | None]:
     return math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
 
 
-def pearson(x: Sequence[float | None], y: Sequence[float | None]) -> MetricValue:
-    """Pearson r with Fisher-z 95% CI and p-value."""
+def pearson(x: Sequence[float | None], y: Sequence[float | None], *, unit: str | None = None) -> MetricValue:
+    """Pearson r with Fisher-z 95% CI and p-value; each (x, y) pair must be one independent ``unit``."""
     from scipy import stats as sps
 
     a, b = _paired(x, y)
+    method = "Pearson r, Fisher-z interval"
     if a.size < 3 or a.std() == 0 or b.std() == 0:
-        return MetricValue(value=None, n=int(a.size), extra={"reason": "fewer than 3 pairs or constant input"})
+        return MetricValue(value=None, n=int(a.size), unit=unit, n_clusters=int(a.size), method=method,
+                           extra={"reason": "fewer than 3 pairs or constant input"})
     r, p = sps.pearsonr(a, b)
     lo, hi = _fisher_ci(float(r), a.size)
-    return MetricValue(value=float(r), ci_low=lo, ci_high=hi, n=int(a.size), extra={"p": float(p)})
+    return MetricValue(value=float(r), ci_low=lo, ci_high=hi, n=int(a.size), unit=unit, n_clusters=int(a.size),
+                       method=method, extra={"p": float(p)})
 
 
-def spearman(x: Sequence[float | None], y: Sequence[float | None]) -> MetricValue:
-    """Spearman rho with Fisher-z 95% CI (Bonett–Wright variance) and p-value."""
+def spearman(x: Sequence[float | None], y: Sequence[float | None], *, unit: str | None = None) -> MetricValue:
+    """Spearman rho with Fisher-z 95% CI (Bonett–Wright variance) and p-value; pairs are independent units."""
     from scipy import stats as sps
 
     a, b = _paired(x, y)
+    method = "Spearman rho, Fisher-z interval (Bonett-Wright variance)"
     if a.size < 3 or a.std() == 0 or b.std() == 0:
-        return MetricValue(value=None, n=int(a.size), extra={"reason": "fewer than 3 pairs or constant input"})
+        return MetricValue(value=None, n=int(a.size), unit=unit, n_clusters=int(a.size), method=method,
+                           extra={"reason": "fewer than 3 pairs or constant input"})
     rho, p = sps.spearmanr(a, b)
     rho = float(rho)
     lo = hi = None
     if a.size > 3 and abs(rho) < 1:
         z, se = math.atanh(rho), math.sqrt((1 + rho * rho / 2) / (a.size - 3))
         lo, hi = math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)
-    return MetricValue(value=rho, ci_low=lo, ci_high=hi, n=int(a.size), extra={"p": float(p)})
+    return MetricValue(value=rho, ci_low=lo, ci_high=hi, n=int(a.size), unit=unit, n_clusters=int(a.size),
+                       method=method, extra={"p": float(p)})
 
 
 def distribution(values: Sequence[Any], support: Sequence[Any]) -> dict[str, float]:
@@ -213,48 +286,3 @@ def distribution(values: Sequence[Any], support: Sequence[Any]) -> dict[str, flo
     vals = [v for v in values if v is not None]
     n = len(vals) or 1
     return {str(s): sum(1 for v in vals if v == s) / n for s in support}
-
-
-def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
-        clusters: Sequence[Any] | None = None) -> dict[str, Any]:
-    """OLS with an intercept; cluster-robust SEs when ``clusters`` is given (statsmodels).
-
-    Returns {"coef": {name: {"b", "se", "p", "ci_low", "ci_high"}}, "n", "r2"}; rows with any
-    missing value are dropped; constant regressors are dropped and listed under "dropped".
-    """
-    import pandas as pd
-    import statsmodels.api as sm
-
-    # plain arrays, not DataFrames: same fit, ~10x less overhead (metrics are recomputed in bulk)
-    def column(values: Sequence[Any]) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-    yv, cols = column(list(y)), {k: column(list(v)) for k, v in X.items()}
-    keep = ~np.isnan(yv)
-    for col in cols.values():
-        keep &= ~np.isnan(col)
-    groups = None
-    if clusters is not None:
-        groups = pd.Series(list(clusters), dtype=object)
-        keep &= groups.notna().to_numpy()
-        groups = groups[keep]
-    n = int(keep.sum())
-    names = [k for k in X if np.unique(cols[k][keep]).size > 1]
-    dropped = [k for k in X if k not in names]
-    if n <= len(names) + 1 or not names:
-        return {"coef": {}, "n": n, "r2": None, "dropped": dropped,
-                "reason": "too few rows or no varying regressor"}
-    exog = np.column_stack([np.ones(n)] + [cols[k][keep] for k in names])
-    model = sm.OLS(yv[keep], exog)
-    if groups is not None and groups.nunique() > 1:
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
-    else:
-        fit = model.fit()
-    ci = fit.conf_int()
-    coef = {
-        name: {"b": float(fit.params[i]), "se": float(fit.bse[i]), "p": float(fit.pvalues[i]),
-               "ci_low": float(ci[i, 0]), "ci_high": float(ci[i, 1])}
-        for i, name in enumerate(["const", *names])
-    }
-    return {"coef": coef, "n": int(fit.nobs), "r2": float(fit.rsquared), "dropped": dropped,
-            "cov_type": "cluster" if clusters is not None else "nonrobust"}

@@ -1,17 +1,17 @@
 """aggressiveness_rating: how aggressive does a persona image look, 1–7 (Kiss up, Kick down, A1).
 
 Two scorings of the same prompt: ``sampled`` parses the generated answer (paper fidelity, temperature 0)
-and ``choice`` reads the probability of each of "1".."7" giving an expected rating. Metrics compare the
-ratings with human ratings and regress them on the appearance factors when the dataset has them.
+and ``choice`` reads the probability of each of "1".."7" giving an expected rating. Metrics (metrics.py) compare the
+ratings with human ratings per image and regress them on the appearance factors when the dataset has them.
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Literal
 
-from vbench.analysis import stats
 from vbench.data.defaults import default_dataset
 from vbench.errors import UsageError
+from vbench.tasks.aggressiveness_rating.metrics import compute_metrics
 from vbench.tasks.base import Sample, Task, TaskOptions, stable_hash
 from vbench.tasks.common import load_image_samples
 from vbench.tasks.prompts import load_prompts
@@ -19,11 +19,12 @@ from vbench.types import GenParams, ImagePart, Message, Record, Request
 
 PROMPTS = load_prompts("vbench.tasks.aggressiveness_rating")
 FACTORS: list[str] = PROMPTS["factors"]
-_RATING = re.compile(r"(?<![\d.])([1-7])(?![\d.])")
+# a digit 1-7 not inside a longer number: "5", "5.", "5.0", "**5**", "5/7" count; "10", "3.5", "0.5" do not
+_RATING = re.compile(r"(?<![\d.])([1-7])(?:\.0+)?(?!\d|\.\d)")
 
 
 def parse_rating(text: str | None) -> int | None:
-    """First standalone digit 1–7 in the answer ("5", "5.", "Rating: 5/7" → 5); None otherwise."""
+    """First standalone rating 1–7 in the answer ("5", "5.", "5.0", "Rating: 5/7" → 5); None otherwise."""
     if not text:
         return None
     m = _RATING.search(text)
@@ -92,44 +93,11 @@ class AggressivenessRating(Task):
 
     # -- metrics ---------------------------------------------------------------------------
     def metrics(self, records: list[Record]) -> dict[str, Any]:
-        seed = self.ctx.seed
-        m: dict[str, Any] = {}
-        sampled = [r.outputs.get("rating") for r in records]
-        expected = [r.outputs.get("expected_rating") for r in records]
-        human = [r.sample.get("human_rating") for r in records]
-        has_sampled = any("rating" in r.outputs for r in records)
-        has_choice = any("expected_rating" in r.outputs for r in records)
-        if has_sampled:
-            m["mean_rating"] = stats.mean(sampled, seed=seed).model_dump()
-            m["rating_distribution"] = stats.distribution(sampled, range(1, 8))
-            m["parse_rate"] = stats.rate([r.outputs.get("parse_ok") for r in records], seed=seed).model_dump()
-        if has_choice:
-            m["mean_expected_rating"] = stats.mean(expected, seed=seed).model_dump()
-        primary_name = "expected_rating" if has_choice else "rating"
-        primary = expected if has_choice else sampled
-        m["primary_score"] = primary_name
-        if any(h is not None for h in human):
-            for label, scores in (("rating", sampled), ("expected_rating", expected)):
-                if (label == "rating" and not has_sampled) or (label == "expected_rating" and not has_choice):
-                    continue
-                m[f"pearson_human_{label}"] = stats.pearson(scores, human).model_dump()
-                m[f"spearman_human_{label}"] = stats.spearman(scores, human).model_dump()
-        present = [f for f in FACTORS if any(r.sample.get(f) is not None for r in records)]
-        if present:
-            m["ols_factors"] = stats.ols(primary, {f: [_as_float(r.sample.get(f)) for r in records] for f in present})
-        return m
+        return compute_metrics(records)
 
     @classmethod
     def summary_rows(cls, metrics: dict[str, Any]):
-        for key in ("mean_rating", "mean_expected_rating", "pearson_human_rating", "pearson_human_expected_rating",
-                    "spearman_human_expected_rating", "parse_rate"):
+        for key in ("pearson_human_rating", "pearson_human_expected_rating", "spearman_human_rating",
+                    "spearman_human_expected_rating", "mean_rating", "mean_expected_rating", "parse_rate"):
             if key in metrics:
                 yield key, metrics[key]
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {"true": 1.0, "yes": 1.0, "1": 1.0, "false": 0.0, "no": 0.0, "0": 0.0}.get(value.strip().lower())
-    return float(value)
