@@ -11,7 +11,6 @@ field may be given too (checked against the installed vLLM before anything loads
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -20,7 +19,7 @@ from vbench.errors import UsageError
 from vbench.images import ImageStore
 from vbench.runners import vllm_engine as ve
 from vbench.runners.base import Runner, RunnerArgs
-from vbench.runners.choice import pool_option_probs, surface_variants
+from vbench.runners.choice import exclusive_logprobs, pool_option_probs, surface_variants
 from vbench.types import ImagePart, Message, Request, Response
 
 log = logging.getLogger(__name__)
@@ -119,18 +118,6 @@ def continuation_logprob(prompt_ids: list[int], prompt_logprobs: list[Any], cont
     if n == 0 or list(prompt_ids[-n:]) != list(cont_ids):
         raise ValueError("the scored continuation is not the end of the prompt")
     return sum(prompt_logprobs[len(prompt_ids) - n + j][tok].logprob for j, tok in enumerate(cont_ids))
-
-
-def exclusive(ids: dict[str, tuple[int, ...]], lps: dict[str, float]) -> dict[str, float]:
-    """P("1" as a whole answer) excludes P("10"): where one variant's tokens are a proper prefix of another's,
-    the longer continuations' mass is taken off the shorter (the transformers runner's rule)."""
-    out = dict(lps)
-    for v, short in ids.items():
-        longer = [w for w, t in ids.items() if len(t) > len(short) and t[:len(short)] == short]
-        if longer:
-            rest = math.exp(lps[v]) - sum(math.exp(lps[w]) for w in longer)
-            out[v] = math.log(rest) if rest > 1e-30 else float("-inf")
-    return out
 
 
 class VLLMRunner(Runner):
@@ -271,7 +258,7 @@ class VLLMRunner(Runner):
                 out.append(Response.failure(errors[r]))
                 continue
             ids = {v: self._ids(v) for v in lps[r]}
-            probs, mass = pool_option_probs(exclusive(ids, lps[r]), req.options)
+            probs, mass = pool_option_probs(exclusive_logprobs(ids, lps[r]), req.options)
             out.append(Response(probs=probs, option_mass=mass, method="logprobs"))
         return out
 
