@@ -58,13 +58,30 @@ def _fmt(v: Any) -> str:
 
 
 def _headline(task: str, metrics: dict[str, Any]) -> tuple[str, str]:
-    from vbench.leaderboard.board import summary_rows
+    """The task's declared headline (its display.yaml), else its first summary row that holds a number."""
+    from vbench.leaderboard.views import display_for, resolve
 
-    for name, value in summary_rows(task, metrics):
+    display = display_for(task)
+    for metric in display.headline if display else []:
+        cell = resolve(metrics, metric.candidates())
+        if cell.value is not None:
+            return cell.label or metric.label, _fmt({"value": cell.value, "ci_low": cell.lo, "ci_high": cell.hi})
+    for name, value in _summary_rows(task, metrics):
         text = _fmt(value)
         if text:
             return name, text
     return "", ""
+
+
+def _summary_rows(task: str, metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    from vbench.registry import TASKS
+
+    if task not in TASKS:
+        return []
+    try:
+        return [(str(k), v) for k, v in TASKS.get(TASKS.resolve(task)).summary_rows(metrics)]
+    except Exception:  # a task's summary hook must not break the viewer
+        return []
 
 
 def load_run(path: Path, images: Path | None = None) -> RunInfo:
