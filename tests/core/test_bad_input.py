@@ -178,3 +178,15 @@ def test_parquet_image_paths_outside_its_folder_are_refused(tmp_path, capsys, is
     pd.DataFrame({"image": rows}).to_parquet(tmp_path / "ds" / "data.parquet")
     err = _one_line(capsys, _eval(tmp_path / "ds" / "data.parquet", tmp_path / "out"))
     assert "row 2" in err and "outside the dataset folder" in err
+
+
+def test_a_model_folder_that_does_not_load_is_a_usage_error(data, tiny_llava, tmp_path, capsys, isolated_cache):
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_llava, broken)
+    for weights in broken.glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    err = _one_line(capsys, ["eval", "--model", "hf", "--model_args", f"pretrained={broken}", "--tasks",
+                             "aggressiveness_rating", "--dataset", str(data), "--output_path",
+                             str(tmp_path / "out"), "--quiet"])
+    assert "cannot load model" in err
+    assert not (tmp_path / "out").exists()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from vbench.errors import MissingDependencyError, VbenchError
+from vbench.errors import MissingDependencyError, UsageError
 from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.choice import CONTINUATION, exclusive_logprobs, pool_option_probs, surface_variants
 from vbench.types import ImagePart, Request, Response
@@ -98,9 +98,11 @@ class HFRunner(Runner):
             model = AutoModelForImageTextToText.from_pretrained(
                 a.pretrained, dtype=dtype, **kwargs,
                 **({"attn_implementation": a.attn_implementation} if a.attn_implementation else {}))
-        except (OSError, ValueError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else exc.__class__.__name__
-            raise VbenchError(f"cannot load model {a.pretrained!r}: {first}") from None
+        except (ImportError, MemoryError):
+            raise
+        except Exception as exc:  # missing/corrupt files, wrong architecture, bad weights: the user's input
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise UsageError(f"cannot load model {a.pretrained!r}: {type(exc).__name__}: {first}") from None
         tok = getattr(proc, "tokenizer", proc)
         tok.padding_side = "left"
         if tok.pad_token is None:
