@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from typing import Sequence
+from typing import Callable, Sequence
 
 from vbench.leaderboard.views import Point
 
@@ -70,18 +70,7 @@ def bars(points: Sequence[Point], title: str, domain: tuple[float, float] | None
     _text(root, width / 2, 16, title[:90], "middle", **{"font-weight": "bold"})
     nums = [v for p in points for v in (p.value, p.lo, p.hi) if v is not None] + [0.0]
     lo, hi = domain or (min(nums), max(nums))
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
-    span = width - left - right
-
-    def x(v: float) -> float:
-        return left + (min(hi, max(lo, v)) - lo) / (hi - lo) * span
-
-    ET.SubElement(root, "line", {"x1": f"{x(0):.1f}", "y1": str(top - 6), "x2": f"{x(0):.1f}",
-                                 "y2": str(height - 24), "stroke": "#888"})
-    for tick in (lo, (lo + hi) / 2, hi):
-        tick = 0.0 if abs(tick) < (hi - lo) * 1e-6 else tick
-        _text(root, x(tick), height - 8, f"{tick:.3g}", "middle", fill="#555")
+    x = _zero_axis(root, lo, hi, left, width - left - right, top - 6, height)
     for i, p in enumerate(points):
         y = top + i * row_h
         label = p.label if len(p.label) <= 42 else "…" + p.label[-41:]
@@ -94,6 +83,23 @@ def bars(points: Sequence[Point], title: str, domain: tuple[float, float] | None
             ET.SubElement(root, "line", {"x1": f"{x(p.lo):.1f}", "y1": f"{yc:.1f}", "x2": f"{x(p.hi):.1f}",
                                          "y2": f"{yc:.1f}", "stroke": "#222", "stroke-width": "1.5"})
     return _serialise(root)
+
+
+def _zero_axis(root: ET.Element, lo: float, hi: float, left: float, span: float, axis_top: float,
+               height: int) -> Callable[[float], float]:
+    """Draw the zero line and three ticks of a horizontal bar chart; return the value -> x mapping."""
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1, hi + 1
+
+    def x(v: float) -> float:
+        return left + (min(hi, max(lo, v)) - lo) / (hi - lo) * span
+
+    ET.SubElement(root, "line", {"x1": f"{x(0):.1f}", "y1": f"{axis_top:g}", "x2": f"{x(0):.1f}",
+                                 "y2": f"{height - 24}", "stroke": "#888"})
+    for tick in (lo, (lo + hi) / 2, hi):
+        tick = 0.0 if abs(tick) < (hi - lo) * 1e-6 else tick
+        _text(root, x(tick), height - 8, f"{tick:.3g}", "middle", fill="#555")
+    return x
 
 
 def _legend(root: ET.Element, names: Sequence[str], x: float, y: float) -> None:
@@ -121,18 +127,7 @@ def grouped_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[Poi
         _legend(root, [name for name, _ in series], left, 36)
     nums = [v for _, pts in series for p in pts if p is not None for v in (p.value, p.lo, p.hi) if v is not None]
     lo, hi = domain or (min(nums + [0.0]), max(nums + [0.0]))
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
-    span = width - left - right
-
-    def x(v: float) -> float:
-        return left + (min(hi, max(lo, v)) - lo) / (hi - lo) * span
-
-    ET.SubElement(root, "line", {"x1": f"{x(0):.1f}", "y1": str(top - 4), "x2": f"{x(0):.1f}",
-                                 "y2": f"{height - 24}", "stroke": "#888"})
-    for tick in (lo, (lo + hi) / 2, hi):
-        tick = 0.0 if abs(tick) < (hi - lo) * 1e-6 else tick
-        _text(root, x(tick), height - 8, f"{tick:.3g}", "middle", fill="#555")
+    x = _zero_axis(root, lo, hi, left, width - left - right, top - 4, height)
     for g, group in enumerate(groups):
         y0 = top + g * block
         is_paper = g < len(paper) and paper[g]
