@@ -26,7 +26,8 @@ from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, wri
 from vbench.runners.base import Runner
 from vbench.runners.cache import ResponseCache
 from vbench.runners.factory import build_runner
-from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
+from vbench.planning import episode_specs, plan
+from vbench.runners.scheduler import Scheduler
 from vbench.samples_log import SamplesLog
 from vbench.tasks.base import Task, TaskContext, stable_hash
 from vbench.types import GenParams, Record
@@ -170,16 +171,7 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
     invocation = f"{started}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # unique even for two runs in one second
     done = {r.episode_id: r for r in previous if r.status == "ok"}
 
-    def specs():
-        for index, sample in enumerate(samples):
-            for rep in range(repeats):
-                eid = f"{sample.id}#{rep}" if repeats > 1 else sample.id
-                if eid in done:
-                    continue
-                ep_seed = derive_seed(seed, task.name, eid)
-                yield EpisodeSpec(episode_id=eid, index=index, sample=sample.meta, repeat=rep, seed=ep_seed,
-                                  gen=task.episode(sample, rep, ep_seed))
-
+    planned = plan([s.id for s in samples], repeats, seed, task.name)
     total = len(samples) * repeats
     new_records: list[Record] = []
     bar = None
@@ -196,7 +188,7 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
 
     log.open()
     try:
-        stats = scheduler.run(specs(), on_record)
+        stats = scheduler.run(episode_specs(task, samples, planned, set(done)), on_record)
     finally:
         log.close()
         if new_records:

@@ -73,7 +73,8 @@ def _backend(spec) -> str:
 def _rerun(res, sub: Submission, runners: dict, store, dataset: str | None, n: int, seed: int):
     """(chosen submitted records, their re-run records by episode id) through the shared Scheduler."""
     from vbench.evaluator import parse_gen_kwargs
-    from vbench.runners.scheduler import EpisodeSpec, Scheduler, derive_seed
+    from vbench.planning import PlannedEpisode, episode_seed, episode_specs
+    from vbench.runners.scheduler import Scheduler
     from vbench.types import Record
 
     task = build_task_for(res, store=store, dataset=dataset,
@@ -93,18 +94,15 @@ def _rerun(res, sub: Submission, runners: dict, store, dataset: str | None, n: i
         raise UsageError("the submission has no finished episodes to re-run")
     chosen = random.Random(seed).sample(ok, min(n, len(ok)))
 
-    def specs():
-        for rec in chosen:
-            if rec.index >= len(samples):
-                raise UsageError(f"episode {rec.episode_id}: sample index {rec.index} is not in the dataset")
-            sample = samples[rec.index]
-            ep_seed = derive_seed(res.run.seed, task.name, rec.episode_id)
-            yield EpisodeSpec(episode_id=rec.episode_id, index=rec.index, sample=sample.meta, repeat=rec.repeat,
-                              seed=ep_seed, gen=task.episode(sample, rec.repeat, ep_seed))
+    for rec in chosen:
+        if rec.index >= len(samples):
+            raise UsageError(f"episode {rec.episode_id}: sample index {rec.index} is not in the dataset")
+    planned = [PlannedEpisode(rec.episode_id, rec.index, rec.repeat,
+                              episode_seed(res.run.seed, task.name, rec.episode_id)) for rec in chosen]
 
     rerun: dict[str, Record] = {}
     Scheduler(runners, None, parse_gen_kwargs(dict(res.run.gen_kwargs)), spec_hash="verify",
-              task_name=task.name).run(specs(), lambda r: rerun.__setitem__(r.episode_id, r))
+              task_name=task.name).run(episode_specs(task, samples, planned), lambda r: rerun.__setitem__(r.episode_id, r))
     return chosen, rerun
 
 

@@ -16,7 +16,6 @@ import email.utils
 import importlib.util
 import logging
 import os
-import threading
 import time
 from collections import OrderedDict
 from abc import abstractmethod
@@ -28,6 +27,7 @@ from pydantic import Field
 from vbench.errors import UsageError
 from vbench.images import ImageStore
 from vbench.runners.base import Runner, RunnerArgs
+from vbench.runners.loop import LoopThread
 from vbench.types import Request, Response
 
 log = logging.getLogger(__name__)
@@ -100,31 +100,6 @@ class WaitRetryAfter(tenacity.wait.wait_base):
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         asked = retry_after_seconds(exc) if exc is not None else None
         return max(wait, min(asked, self.cap)) if asked is not None else wait
-
-
-class LoopThread:
-    """A private asyncio loop on a daemon thread; ``run`` blocks the caller until a coroutine finishes."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="vbench-api-loop", daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Awaitable[T]) -> T:
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
-        try:
-            return fut.result()
-        except BaseException:  # Ctrl-C in the caller: stop the requests still in flight
-            fut.cancel()
-            raise
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        if not self.thread.is_alive():
-            self.loop.close()
 
 
 class ApiRunner(Runner):

@@ -56,9 +56,19 @@ class Runner(ABC):
     def auto_batch_size(self) -> int:
         return 16
 
+    # A runner with a native asynchronous path (an API SDK, vLLM's AsyncLLM) sets ``native_async`` and
+    # implements ``answer``: the episode engine awaits it on the shared loop (``vbench.runners.loop``), one
+    # request at a time, as many in flight as the runner allows. Every other runner is served in
+    # micro-batches through ``run`` on a worker thread.
+    native_async: ClassVar[bool] = False
+
     @abstractmethod
     def run(self, requests: list[Request]) -> list[Response]:
         """Answer every request (same order). Raise only if the backend as a whole cannot work."""
+
+    async def answer(self, request: Request) -> Response:
+        """Answer one request on the shared loop (only where ``native_async``); same contract as ``run``."""
+        raise NotImplementedError(f"{self.backend} runner has no asynchronous path")
 
     def close(self) -> None:
         """Release resources (weights, clients, event loops)."""
