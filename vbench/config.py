@@ -205,9 +205,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             near = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(known)}"
             raise UsageError(f"{path}: unknown key {key!r} ({hint})")
-    for key in ("model_args", "task_args", "gen_kwargs"):  # as typed after the flag: `reply: 3` means "3"
-        if isinstance(values.get(key), dict):
-            values[key] = {k: _as_typed(v) for k, v in values[key].items()}
+    kv_maps = [(values, key) for key in ("model_args", "task_args", "gen_kwargs")]
+    if isinstance(values.get("model_roles"), dict):
+        kv_maps += [(role, "model_args") for role in values["model_roles"].values() if isinstance(role, dict)]
+    for holder, key in kv_maps:  # as typed after the flag: `reply: 3` means "3"
+        if isinstance(holder.get(key), dict):
+            holder[key] = {k: _as_typed(v) for k, v in holder[key].items()}
     return values
 
 
