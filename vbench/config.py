@@ -36,6 +36,8 @@ def _shard(value: Any) -> Any:
     """``I/N`` with 1 <= I <= N: this run holds the episodes of part I of N (see ``vbench.planning``)."""
     if value is None:
         return None
+    if isinstance(value, (tuple, list)) and len(value) == 2:  # (I, N), as ``plan(..., shard=)`` takes it
+        value = f"{value[0]}/{value[1]}"
     part, sep, total = str(value).partition("/")
     if not (sep and part.isdigit() and total.isdigit() and 1 <= int(part) <= int(total)):
         raise ValueError(f"expected I/N with 1 <= I <= N, e.g. 2/4, got {value!r}")

@@ -150,7 +150,7 @@ def test_keyword_api_and_config_agree():
                                                                               "player": ("hf", "pretrained=p")}})
     assert cfg.tasks == ["a", "b"] and cfg.model_roles["judge"].model_args == "model=x"
     assert cfg.updated(seed=4).seed == 4 and cfg.updated(seed=4).tasks == ["a", "b"]
-    assert EvalConfig(shard="2/4").shard_part == (2, 4)
+    assert EvalConfig(shard="2/4").shard_part == EvalConfig(shard=(2, 4)).shard_part == (2, 4)
     assert "--model-role" in cfg.as_command() and "judge=openai:model=x" in cfg.as_command()
     secret = EvalConfig(model="openai", model_args={"model": "x", "api_key": "sk-1"}).as_command()
     assert "sk-1" not in " ".join(secret) and "model=x,api_key=<redacted>" in secret
