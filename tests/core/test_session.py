@@ -1,5 +1,8 @@
 """`Session`: runners and cache closed on success, error and Ctrl-C; nothing half-written."""
 import json
+import os
+import signal
+import time
 
 import pytest
 
@@ -25,15 +28,22 @@ def closes(monkeypatch):
     return seen
 
 
-def _failing_run(exc: BaseException, after: int = 0):
-    """DummyRunner.run that answers ``after`` batches, then raises ``exc``."""
+CTRL_C = "ctrl-c"
+
+
+def _failing_run(exc: BaseException | str, after: int = 0):
+    """DummyRunner.run that answers ``after`` batches, then raises ``exc`` (CTRL_C: a real SIGINT to this
+    process, which Python raises as KeyboardInterrupt in the main thread wherever the run is waiting)."""
     real = DummyRunner.run
     calls = {"n": 0}
 
     def run(self, requests):
         calls["n"] += 1
         if calls["n"] > after:
-            raise exc
+            if exc == CTRL_C:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(2)  # the interrupt arrives long before this ends
+            raise exc if isinstance(exc, BaseException) else RuntimeError("no interrupt arrived")
         return real(self, requests)
 
     return run
@@ -44,12 +54,12 @@ def _leftovers(out):
     return sorted(p.name for p in out.rglob("*") if p.is_file()) if out.exists() else []
 
 
-@pytest.mark.parametrize("exc", [RuntimeError("backend down"), KeyboardInterrupt()])
-def test_runners_and_cache_are_closed_when_a_runner_raises(exc, avatars, tmp_path, isolated_cache, closes,
+@pytest.mark.parametrize("exc, raised", [(RuntimeError("backend down"), RuntimeError), (CTRL_C, KeyboardInterrupt)])
+def test_runners_and_cache_are_closed_when_a_runner_raises(exc, raised, avatars, tmp_path, isolated_cache, closes,
                                                            monkeypatch):
     monkeypatch.setattr(DummyRunner, "run", _failing_run(exc, after=1))
     out = tmp_path / "out"
-    with pytest.raises(type(exc)):
+    with pytest.raises(raised):
         evaluate(model="dummy", model_args="reply=a", model_roles={"player": ("dummy", "reply=b")},
                  tasks="ultimatum_solo", dataset=str(avatars), limit=2, repeats=1, batch_size=1,
                  output_path=out, show_progress=False)
@@ -66,7 +76,7 @@ def test_ctrl_c_on_the_command_line_exits_130_and_a_rerun_completes(avatars, tmp
     args = ["eval", "--model", "dummy", "--tasks", "aggressiveness_rating", "--dataset", str(avatars),
             "--limit", "4", "--batch_size", "2", "--output_path", str(out), "--quiet"]
     real_run = DummyRunner.run
-    monkeypatch.setattr(DummyRunner, "run", _failing_run(KeyboardInterrupt(), after=1))
+    monkeypatch.setattr(DummyRunner, "run", _failing_run(CTRL_C, after=1))
     assert main(args) == 130
     assert closes == ["cache", "runner:None"] and not list(out.rglob("results.json"))
     assert not [p for p in out.rglob("*") if p.is_file() and p.name != ".samples.jsonl.tally.json"]
