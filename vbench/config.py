@@ -98,12 +98,14 @@ class EvalConfig(BaseModel):
 
     @field_validator("tasks", mode="before")
     @classmethod
-    def _task_list(cls, value: Any) -> Any:
-        if isinstance(value, (str, Task)):
-            value = [value]
-        out = []
+    def _task_list(cls, value: Any) -> list[Any]:
+        """``"a,b"``, ``["a", "b"]``, a Task, or a list mixing names and Tasks -> one flat list."""
+        out: list[Any] = []
         for item in value if isinstance(value, (list, tuple)) else [value]:
-            out.extend(t.strip() for t in item.split(",") if t.strip()) if isinstance(item, str) else out.append(item)
+            if isinstance(item, str):
+                out.extend(name.strip() for name in item.split(",") if name.strip())
+            else:
+                out.append(item)
         return out
 
     @property
