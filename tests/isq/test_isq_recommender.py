@@ -131,6 +131,11 @@ def test_protocol_misuse_is_refused(world):
         feed.next_item()
     with pytest.raises(ValueError, match="need at least as many items"):
         FeedSimulator(space, PROFILES["tiktok"], space.n + 1)
+    unreadable = FeedSimulator(space, PROFILES["tiktok"], 2).start(1)  # every image fails: re-draw them all
+    shown = {unreadable.next_item()} | {unreadable.replace_current() for _ in range(space.n - 1)}
+    assert len(shown) == space.n
+    with pytest.raises(RuntimeError, match="every item of the pool"):
+        unreadable.replace_current()
 
 
 def test_platform_slices_follow_labels():

@@ -23,6 +23,8 @@ slice; they are simulations, not models of the real platforms' systems.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,8 +64,8 @@ def spill_matrix(space: FeedSpace, profile: PlatformProfile) -> np.ndarray:
 
 def _inverse_cdf(weights: np.ndarray, u: float) -> int:
     """The index drawn with probability ∝ ``weights`` using the uniform ``u`` (weights must have mass)."""
-    cs = np.cumsum(weights)
-    i = int(np.searchsorted(cs, u * cs[-1], side="right"))
+    cs = weights.cumsum()
+    i = int(cs.searchsorted(u * cs[-1], side="right"))
     return i if i < cs.size else int(np.flatnonzero(weights)[-1])  # u·total rounded up to the total
 
 
@@ -79,7 +81,11 @@ class FeedSimulator:
             raise ValueError(f"{scrolls} scrolls need at least as many items; the pool has {space.n}")
         self.space, self.profile, self.scrolls = space, profile, scrolls
         self.spill = spill_matrix(space, profile)
-        self.epsilon = np.array([profile.epsilon(s) for s in range(scrolls)])
+        # plain Python numbers and pre-divided rows: a scroll of one trial is a few dozen small numpy calls
+        self.spill_logits = self.spill / profile.topic_temperature
+        self.epsilon = [profile.epsilon(s) for s in range(scrolls)]
+        self.offsets = [int(o) for o in space.offsets]
+        self.topic_of = [int(c) for c in space.topic_of]
 
     def start(self, seed: int) -> FeedTrial:
         """A new trial; its random numbers for every scroll come from ``seed`` alone."""
@@ -87,18 +93,23 @@ class FeedSimulator:
 
 
 class FeedTrial:
-    """One trial's feed: ``next_item`` → (the viewer decides) → ``feedback`` → ``next_item`` …"""
+    """One trial's feed: ``next_item`` → (the viewer decides) → ``feedback`` → ``next_item`` …
+
+    The affinity is kept divided by ``topic_temperature`` (the topic logits); exhausted topics carry
+    -inf in ``dead`` so they get probability 0.
+    """
 
     def __init__(self, sim: FeedSimulator, seed: int):
         sp = sim.space
         self.sim = sim
-        self.affinity = np.zeros(sp.n_topics)
+        self.logits = np.zeros(sp.n_topics)
+        self.dead = np.zeros(sp.n_topics)
         self.taste = np.zeros(sp.vecs.shape[1], np.float32)
         self.seen = np.zeros(sp.n, bool)
-        self.remaining = sp.sizes.astype(np.int64)
-        self.draws = np.random.default_rng(seed).random((sim.scrolls, 3))
+        self.remaining = sp.sizes.astype(np.float64)
+        self.draws: list[list[float]] = np.random.default_rng(seed).random((sim.scrolls, 3)).tolist()
         self.shown: list[int] = []   # local item index per scroll
-        self.n_fed = 0
+        self.n_fed = self.n_seen = 0
 
     def next_item(self) -> int:
         """Corpus row of the item to show next, chosen from every answer so far."""
@@ -115,12 +126,12 @@ class FeedTrial:
         s = self.n_fed
         if s >= len(self.shown):
             raise RuntimeError("feedback without a shown item")
-        p, sp, local = self.sim.profile, self.sim.space, self.shown[s]
-        reward = 1.0 if watched else -p.skip_penalty
-        self.affinity *= p.memory
-        self.affinity += reward * self.sim.spill[sp.topic_of[local]]
-        self.taste *= np.float32(p.memory)
-        self.taste += np.float32(reward) * sp.vecs[local]
+        sim, local = self.sim, self.shown[s]
+        memory, reward = sim.profile.memory, 1.0 if watched else -sim.profile.skip_penalty
+        self.logits *= memory
+        self.logits += reward * sim.spill_logits[sim.topic_of[local]]
+        self.taste *= np.float32(memory)
+        self.taste += np.float32(reward) * sim.space.vecs[local]
         self.n_fed = s + 1
 
     def replace_current(self) -> int:
@@ -132,25 +143,35 @@ class FeedTrial:
         return int(self.sim.space.items[self.shown[s]])
 
     def _choose(self, s: int) -> int:
-        sim, p, sp = self.sim, self.sim.profile, self.sim.space
+        sim = self.sim
+        if self.n_seen == sim.space.n:
+            raise RuntimeError(f"every item of the pool ({sim.space.n}) has been shown or replaced")
         explore_u, topic_u, item_u = self.draws[s]
         explore = explore_u < sim.epsilon[s] or self.n_fed == 0
         if explore:
-            topic_w = self.remaining.astype(np.float64)
+            topic_w = self.remaining
         else:
-            logits = np.where(self.remaining > 0, self.affinity / p.topic_temperature, -np.inf)
-            topic_w = np.exp(logits - logits.max())
+            topic_w = self.logits + self.dead
+            topic_w -= topic_w.max()
+            np.exp(topic_w, out=topic_w)
         topic = _inverse_cdf(topic_w, topic_u)
-        lo, hi = sp.offsets[topic], sp.offsets[topic + 1]
+        lo, hi = sim.offsets[topic], sim.offsets[topic + 1]
         unseen = ~self.seen[lo:hi]
-        norm = float(np.linalg.norm(self.taste))
-        if explore or norm == 0:
+        norm2 = float(self.taste @ self.taste)
+        if explore or norm2 == 0:
             weights = unseen.astype(np.float64)
         else:
-            sims = sp.vecs[lo:hi] @ (self.taste / norm)
-            # max over the whole topic (seen or not): unit vectors keep exponents >= -2/temperature
-            weights = np.exp((sims - sims.max()).astype(np.float64) / p.item_temperature) * unseen
-        local = int(lo) + _inverse_cdf(weights, item_u)
+            # softmax(cos(u, x) / item_temperature) over the topic's unseen items; the max over the whole
+            # topic (seen or not) keeps exponents >= -2/temperature for unit vectors
+            weights = (sim.space.vecs[lo:hi] @ self.taste).astype(np.float64)
+            weights -= weights.max()
+            weights *= 1.0 / (math.sqrt(norm2) * sim.profile.item_temperature)
+            np.exp(weights, out=weights)
+            weights *= unseen
+        local = lo + _inverse_cdf(weights, item_u)
         self.seen[local] = True
+        self.n_seen += 1
         self.remaining[topic] -= 1
+        if self.remaining[topic] == 0:
+            self.dead[topic] = -np.inf
         return local
