@@ -236,7 +236,7 @@ class IsqInduction(Task):
                 if not self.ctx.skip_bad_samples:
                     raise VbenchError(f"corpus item {self._corpus.ids[item]}: {exc} (fix it, or pass "
                                       f"--skip_bad_samples to have the feed show another item)") from None
-                if item not in self._bad:  # listed once, in corpus order whatever order trials run in
+                if item not in self._bad:  # listed once, sorted by item id whatever order trials run in
                     self._bad.add(item)
                     self.skipped.append({"sample": f"corpus item {self._corpus.ids[item]}", "reason": str(exc)})
                     self.skipped.sort(key=lambda entry: entry["sample"])
