@@ -29,6 +29,7 @@ from vbench.runners.factory import build_runner
 from vbench.planning import episode_specs, plan
 from vbench.runners.scheduler import Scheduler
 from vbench.samples_log import SamplesLog
+from vbench.scale.shards import check_shard, shard_dir_name, shard_spec
 from vbench.tasks.base import Task, TaskContext, stable_hash
 from vbench.types import GenParams, Record
 from vbench.version import __version__, git_commit
@@ -95,6 +96,7 @@ def evaluate(
     show_progress: bool = True,
     command: list[str] | None = None,
     on_results: Callable[[RunResults], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, RunResults]:
     """Evaluate one model (or several roles) on tasks; returns {task name: RunResults}."""
     task_names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
@@ -106,6 +108,7 @@ def evaluate(
         raise UsageError("--repeats must be a positive integer")
     for t in task_names:
         TASKS.resolve(t)
+    check_shard(shard)
     overrides = parse_gen_kwargs(gen_kwargs)
     check_dataset_source(dataset)  # a typo or an unreachable Hub: one line in seconds, before heavy imports
 
@@ -135,7 +138,8 @@ def evaluate(
         for task, samples in prepared:
             res = _run_task(task, samples, model, runners, cache, overrides, seed,
                             repeats or task.default_repeats, batch_size, limit,
-                            Path(output_path) / model_slug / task.name, overwrite, show_progress, command)
+                            Path(output_path) / model_slug / task.name / (shard_dir_name(shard) if shard else ""),
+                            overwrite, show_progress, command, shard)
             results[task.name] = res
             if on_results:
                 on_results(res)
@@ -149,7 +153,7 @@ def evaluate(
 
 def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
               seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool,
-              show_progress: bool, command: list[str] | None) -> RunResults:
+              show_progress: bool, command: list[str] | None, shard: tuple[int, int] | None = None) -> RunResults:
     started, t0 = _now(), time.perf_counter()
     options = task.options.model_dump(mode="json")
     fingerprints = {role: r.fingerprint for role, r in sorted(runners.items())}
@@ -158,12 +162,13 @@ def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], 
                              "gen": overrides, "dataset": task.ctx.dataset})
     with OutputLock(out_dir):
         return _run_locked(task, samples, model_name, runners, cache, overrides, seed, repeats, batch_size, limit,
-                           out_dir, overwrite, show_progress, command, spec_hash, started, t0, options)
+                           out_dir, overwrite, show_progress, command, spec_hash, started, t0, options, shard)
 
 
 def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
                 seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool, show_progress: bool,
-                command: list[str] | None, spec_hash: str, started: str, t0: float, options: dict) -> RunResults:
+                command: list[str] | None, spec_hash: str, started: str, t0: float, options: dict,
+                shard: tuple[int, int] | None = None) -> RunResults:
     log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
     if overwrite:
         log.remove()
@@ -171,8 +176,8 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
     invocation = f"{started}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # unique even for two runs in one second
     done = {r.episode_id: r for r in previous if r.status == "ok"}
 
-    planned = plan([s.id for s in samples], repeats, seed, task.name)
-    total = len(samples) * repeats
+    planned = plan([s.id for s in samples], repeats, seed, task.name, shard=shard)
+    total = len(planned)
     new_records: list[Record] = []
     bar = None
     if show_progress:
@@ -217,7 +222,8 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
         roles={role: _model_spec(role, r) for role, r in runners.items() if role != "default"},
         run=RunSpec(seed=seed, limit=limit, repeats=repeats, batch_size=batch_size, gen_kwargs=overrides,
                     command=command or [], started_at=started, finished_at=_now(),
-                    duration_s=round(time.perf_counter() - t0, 3)),
+                    duration_s=round(time.perf_counter() - t0, 3),
+                    shard=shard_spec(shard, [s.id for s in samples], repeats)),
         counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
                       error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
                       parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,

@@ -7,6 +7,7 @@ import sys
 from vbench.cli.argtypes import batch_size as batch_size_type
 from vbench.cli.argtypes import error_rate, positive_int
 from vbench.errors import UsageError
+from vbench.scale.shards import shard_arg
 
 
 def add_parser(sub) -> None:
@@ -42,6 +43,9 @@ def add_parser(sub) -> None:
     p.add_argument("--fail-on-error", "--fail_on_error", type=error_rate, default=None, metavar="RATE",
                    help="exit 1 when more than this share of episodes failed (0 = any failure; "
                         "default: only when every episode failed)")
+    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
+                   help="run only part I of N of the episodes (a fixed partition by episode id) into "
+                        "<task>/shard-I-of-N/; `vbench merge` joins the parts")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=run)
 
@@ -70,6 +74,7 @@ def run(args) -> int:
         output_path=args.output_path, gen_kwargs=args.gen_kwargs, task_args=args.task_args,
         use_cache=args.use_cache, cache_dir=args.cache_dir, skip_bad_samples=args.skip_bad_samples,
         overwrite=args.overwrite, show_progress=not args.quiet, command=["vbench", *sys.argv[1:]],
+        shard=args.shard,
     )
     if not args.quiet:
         print_summary(results, args.output_path)
