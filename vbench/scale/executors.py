@@ -7,6 +7,7 @@ stands. Job failures (bad model, API errors) are outcomes, never retried.
 """
 from __future__ import annotations
 
+import os
 import socket
 from collections import deque
 from typing import Any, Protocol
@@ -101,7 +102,7 @@ class RayExecutor:
     def submit(self, job: JobSpec) -> None:
         ref = self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
                                    max_retries=self.max_retries, retry_exceptions=False,
-                                   name=f"vbench:{job.label}").remote(job, self.output, None, True)
+                                   name=f"vbench:{job.label}").remote(job, self.output, None, True, os.getcwd())
         self._pending[ref] = job
 
     def wait(self, timeout: float) -> list[JobOutcome]:

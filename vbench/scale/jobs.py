@@ -61,9 +61,20 @@ def worker_cache_dir(spec: JobSpec) -> Path:
     return Path(tempfile.gettempdir()) / "vbench-sweep-cache" / job_id(spec)
 
 
-def run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool) -> JobOutcome:
+def run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool, cwd: str | None = None) -> JobOutcome:
     """Run the job; with ``snapshot`` (Ray), use a worker-local cache and leave a snapshot of it under
-    ``output`` for the driver to merge."""
+    ``output`` for the driver to merge. ``cwd``: the driver's folder, where relative dataset and model
+    paths are read (when this worker has it), so results name them exactly as a local run does."""
+    here = os.getcwd()
+    if cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
+    try:
+        return _run_job(spec, output, cache_dir, snapshot)
+    finally:
+        os.chdir(here)
+
+
+def _run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool) -> JobOutcome:
     from vbench.errors import VbenchError
     from vbench.evaluator import error_budget_exceeded, evaluate
     from vbench.scale import caches, storage

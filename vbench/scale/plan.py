@@ -199,7 +199,13 @@ def apply_overrides(cfg: SweepConfig, overrides: dict[str, Any]) -> SweepConfig:
     """Command-line values (those given) replace the config file's."""
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return SweepConfig.model_validate({**cfg.model_dump(), **given})
+        out = SweepConfig.model_validate({**cfg.model_dump(), **given})
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UsageError(f"--{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    # every job writes to the same place, whatever folder its worker starts in
+    if not out.output_path or "://" not in out.output_path:
+        out.output_path = str(Path(out.output_path).expanduser().resolve())
+    if out.cache_dir:
+        out.cache_dir = str(Path(out.cache_dir).expanduser().resolve())
+    return out
