@@ -79,7 +79,7 @@ def test_merge_refuses_parts_that_do_not_belong_together(avatars, tmp_path, isol
     evaluate(model="dummy", tasks="aggressiveness_rating", dataset=str(avatars), output_path=tmp_path / "seed1",
              show_progress=False, shard=(2, 2), seed=1)
     task_dir = run_dir(out, "aggressiveness_rating")
-    one, two = task_dir / "shard-1-of-2", task_dir / "shard-2-of-2"
+    one = task_dir / "shard-1-of-2"
     merged = tmp_path / "merged"
     assert "shard 2/2" in _bad(capsys, ["merge", str(one), "--output_path", str(merged)])
     other_seed = run_dir(tmp_path / "seed1", "aggressiveness_rating") / "shard-2-of-2"
