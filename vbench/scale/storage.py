@@ -43,6 +43,19 @@ def read_text(root: str, rel: str) -> str | None:
         return None
 
 
+def write_text(root: str, rel: str, text: str) -> None:
+    """One small file (a marker, a pointer) written in place, without staging its folder."""
+    if not is_url(root):
+        from vbench.results import atomic_write_text
+
+        atomic_write_text(Path(root) / rel, text)
+        return
+    fs, base = _fs(root)
+    fs.makedirs(f"{base}/{rel}".rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(f"{base}/{rel}", "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def pull(root: str, rel: str, local: Path) -> None:
     """Copy ``root/rel`` (a folder, if it exists) into ``local/rel``."""
     fs, base = _fs(root)

@@ -27,6 +27,15 @@ from vbench.scale.status import Board, CellState
 CELL_MARK = ".sweep-cell.json"
 
 
+def pointer_text(store: ImageStore) -> str:
+    """image_store.json as `vbench eval` writes it (so a Ray run's folder equals a local run's)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_store_pointer(Path(tmp), store)
+        return (Path(tmp) / STORE_POINTER).read_text(encoding="utf-8")
+
+
 def cell_finished(output: str, cell: Cell) -> bool:
     text = storage.read_text(output, f"{cell.run_dir}/{CELL_MARK}")
     try:
@@ -53,6 +62,7 @@ class Sweep:
         self.by_name = {s.cell.name: s for s in self.board.cells}
         self.cache_root = Path(cfg.cache_dir) if cfg.cache_dir else default_store_dir().parent
         self.store_root = self.cache_root / "images" if cfg.cache_dir else default_store_dir()
+        self.pointer = pointer_text(ImageStore(self.store_root))
 
     def run(self) -> Board:
         for state in self.board.cells:
@@ -111,9 +121,8 @@ class Sweep:
             caches.merge_snapshot(root / outcome.snapshot, self.cache_root)
         storage.remove(out, outcome.snapshot)
         job = next(j for j in self.by_name[outcome.cell].cell.jobs if j.label == outcome.label)
-        with storage.staged(out, job.out_rel) as root:
-            if (root / job.out_rel / STORE_POINTER).is_file():
-                write_store_pointer(root / job.out_rel, ImageStore(self.store_root))
+        if storage.exists(out, f"{job.out_rel}/{STORE_POINTER}"):
+            storage.write_text(out, f"{job.out_rel}/{STORE_POINTER}", self.pointer)
 
     def _merge_shards(self, cell: Cell) -> None:
         from vbench.scale.merge import merge_parts, read_part
@@ -123,11 +132,9 @@ class Sweep:
             merge_parts(parts, root / cell.run_dir, ["vbench", "merge", f"{cell.run_dir}/shard-*"], overwrite=True)
 
     def _mark_finished(self, cell: Cell) -> None:
-        with storage.staged(self.cfg.output_path, cell.run_dir) as root:
-            (root / cell.run_dir).mkdir(parents=True, exist_ok=True)
-            mark = {"cell": cell.name, "cell_key": cell.jobs[0].cell_key,
-                    "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            (root / cell.run_dir / CELL_MARK).write_text(json.dumps(mark) + "\n", encoding="utf-8")
+        mark = {"cell": cell.name, "cell_key": cell.jobs[0].cell_key,
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        storage.write_text(self.cfg.output_path, f"{cell.run_dir}/{CELL_MARK}", json.dumps(mark) + "\n")
 
 
 def run_sweep(cfg: SweepConfig, models: list[str], tasks: list[str], executor: str = "local",
