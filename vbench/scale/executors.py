@@ -87,7 +87,7 @@ class RayExecutor:
             if address:
                 check_address(address)
             try:
-                ray.init(address=address or None, num_cpus=None if address else num_cpus,
+                ray.init(address=address or "local", num_cpus=None if address else num_cpus,
                          include_dashboard=False, log_to_driver=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise UsageError(f"--ray-address {address or '(local)'}: cannot start or join a Ray cluster "
@@ -96,7 +96,7 @@ class RayExecutor:
         resources = ray.cluster_resources()
         self.parallelism = max(1, int(resources.get("CPU", 1)))
         self.gpus_available = resources.get("GPU", 0) > 0
-        self._remote = ray.remote(run_job)
+        self._remote: Any = ray.remote(run_job)  # Ray's stubs type remote functions of up to 4 arguments
         self._pending: dict[Any, JobSpec] = {}
 
     def submit(self, job: JobSpec) -> None:

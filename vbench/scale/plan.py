@@ -175,13 +175,13 @@ def plan_cells(cfg: SweepConfig, models: list[str], tasks: list[str], gpus_avail
         seen[folder] = label
         resources = entry.resources or default_resources(backend, parsed, gpus_available)
         for task in tasks:
-            t = cfg.tasks.get(task) or TaskEntry()
-            gen = t.gen_kwargs if t.gen_kwargs is not None else cfg.gen_kwargs
+            entry_t = cfg.tasks.get(task) or TaskEntry()
+            gen = entry_t.gen_kwargs if entry_t.gen_kwargs is not None else cfg.gen_kwargs
             parse_gen_kwargs(gen)
             common = dict(model=entry.model, model_args=entry.model_args, backend=entry.backend, task=task,
-                          task_args=t.task_args, dataset=t.dataset or cfg.dataset, limit=t.limit or cfg.limit,
-                          repeats=t.repeats or cfg.repeats, seed=cfg.seed, batch_size=cfg.batch_size, gen_kwargs=gen)
-            n = t.shards or entry.shards or cfg.shards
+                          task_args=entry_t.task_args, dataset=entry_t.dataset or cfg.dataset,
+                          limit=entry_t.limit or cfg.limit, repeats=entry_t.repeats or cfg.repeats, seed=cfg.seed, batch_size=cfg.batch_size, gen_kwargs=gen)
+            n = entry_t.shards or entry.shards or cfg.shards
             key = stable_hash({**common, "shards": n})
             name, run_dir = f"{label}/{task}", f"{folder}/{task}"
             shards: list[tuple[int, int] | None] = [(i, n) for i in range(1, n + 1)] if n > 1 else [None]
