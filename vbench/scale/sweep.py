@@ -87,6 +87,12 @@ class Sweep:
                     self._fold(outcome)
         finally:
             self.executor.close()
+            if not storage.is_url(self.cfg.output_path):  # the emptied snapshot folders
+                for rel in ("caches", ""):
+                    try:
+                        (Path(self.cfg.output_path) / ".vbench-sweep" / rel).rmdir()
+                    except OSError:
+                        pass
 
     def _fold(self, outcome: JobOutcome) -> None:
         state = self.by_name[outcome.cell]
