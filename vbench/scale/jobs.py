@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -33,8 +34,9 @@ class JobOutcome(BaseModel):
     worker: str = ""
 
 
-def job_id(spec: JobSpec) -> str:
-    return hashlib.sha256(f"{spec.cell_key}/{spec.shard}".encode()).hexdigest()[:16]
+def job_id(spec: JobSpec, output: str) -> str:
+    """The same job of the same sweep (a retry) gets the same id; other sweeps' jobs never share it."""
+    return hashlib.sha256(f"{output}/{spec.cell_key}/{spec.shard}".encode()).hexdigest()[:16]
 
 
 def eval_command(spec: JobSpec, output_path: str) -> list[str]:
@@ -56,9 +58,10 @@ def eval_command(spec: JobSpec, output_path: str) -> list[str]:
     return cmd
 
 
-def worker_cache_dir(spec: JobSpec) -> Path:
-    """A job's own cache on its worker's local disk (kept across retries on that node)."""
-    return Path(tempfile.gettempdir()) / "vbench-sweep-cache" / job_id(spec)
+def worker_cache_dir(spec: JobSpec, output: str) -> Path:
+    """A job's own cache on its worker's local disk: kept for a retry on that node, removed once the
+    job's snapshot is written."""
+    return Path(tempfile.gettempdir()) / "vbench-sweep-cache" / job_id(spec, output)
 
 
 def run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool, cwd: str | None = None) -> JobOutcome:
@@ -81,7 +84,7 @@ def _run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool) 
 
     t0 = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    local_cache = worker_cache_dir(spec) if snapshot else (Path(cache_dir) if cache_dir else None)
+    local_cache = worker_cache_dir(spec, output) if snapshot else (Path(cache_dir) if cache_dir else None)
     try:
         with storage.staged(output, spec.out_rel) as out:
             results = evaluate(
@@ -92,9 +95,10 @@ def _run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool) 
         res = results[spec.task]
         snap = None
         if snapshot and local_cache is not None:
-            snap = f"{SNAPSHOTS}/{job_id(spec)}"
+            snap = f"{SNAPSHOTS}/{job_id(spec, output)}"
             with storage.staged(output, snap) as root:
                 caches.snapshot(local_cache, root / snap)
+            shutil.rmtree(local_cache, ignore_errors=True)
         failed = error_budget_exceeded(res)
         return JobOutcome(label=spec.label, cell=spec.cell, status="failed" if failed else "ok", error=failed,
                           seconds=time.perf_counter() - t0, n_episodes=res.counts.n_episodes,
