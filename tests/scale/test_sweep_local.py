@@ -107,3 +107,19 @@ def test_cache_snapshots_merge_without_overwriting(tmp_path):
 def test_shard_specs(spec, capsys):
     code = main(["eval", "--model", "dummy", "--tasks", "aggressiveness_rating", "--shard", spec])
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_live_table_renders(avatars, tmp_path, isolated_cache):
+    import io
+
+    from rich.console import Console
+
+    from vbench.scale.plan import apply_overrides
+    from vbench.scale.sweep import run_sweep
+
+    buf = io.StringIO()
+    cfg = apply_overrides(SweepConfig(), {"output_path": str(tmp_path / "o"), "dataset": str(avatars), "limit": 2})
+    board = run_sweep(cfg, ["dummy"], ["aggressiveness_rating"], console=Console(file=buf, force_terminal=True,
+                                                                                 width=150), live=True)
+    assert board.counts()["done"] == 1
+    assert "aggressiveness_rating" in buf.getvalue() and "done" in buf.getvalue()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from vbench.errors import MissingDependencyError, UsageError
 from vbench.scale.jobs import JobOutcome, run_job
@@ -20,6 +20,7 @@ from vbench.scale.plan import JobSpec
 class Executor(Protocol):
     parallelism: int
     gpus_available: bool
+    on_start: Callable[[JobSpec], None] | None  # called when a job starts, where the executor knows it
 
     def submit(self, job: JobSpec) -> None: ...
 
@@ -41,6 +42,7 @@ class LocalExecutor:
     def __init__(self, output: str, cache_dir: str | None):
         self.output, self.cache_dir = output, cache_dir
         self._queue: deque[JobSpec] = deque()
+        self.on_start: Callable[[JobSpec], None] | None = None
 
     def submit(self, job: JobSpec) -> None:
         self._queue.append(job)
@@ -48,7 +50,10 @@ class LocalExecutor:
     def wait(self, timeout: float) -> list[JobOutcome]:
         if not self._queue:
             return []
-        return [run_job(self._queue.popleft(), self.output, self.cache_dir, snapshot=False)]
+        job = self._queue.popleft()
+        if self.on_start:
+            self.on_start(job)
+        return [run_job(job, self.output, self.cache_dir, snapshot=False)]
 
     def pending(self) -> int:
         return len(self._queue)
@@ -80,6 +85,7 @@ class RayExecutor:
         except ImportError:
             raise MissingDependencyError("--executor ray", "ray") from None
         self._ray = ray
+        self.on_start: Callable[[JobSpec], None] | None = None  # Ray does not tell: submitted counts as running
         self.output = output
         self.max_retries = max_retries
         self._started = False

@@ -20,7 +20,7 @@ from vbench.images import STORE_POINTER, ImageStore, default_store_dir, write_st
 from vbench.scale import caches, storage
 from vbench.scale.executors import Executor, LocalExecutor, RayExecutor
 from vbench.scale.jobs import JobOutcome
-from vbench.scale.plan import Cell, SweepConfig, plan_cells
+from vbench.scale.plan import Cell, JobSpec, SweepConfig, plan_cells
 from vbench.scale.shards import shard_dir_name
 from vbench.scale.status import Board, CellState
 
@@ -68,9 +68,11 @@ class Sweep:
         for state in self.board.cells:
             if cell_finished(self.cfg.output_path, state.cell):
                 state.state, state.jobs_done = "skipped", len(state.cell.jobs)
+        self.executor.on_start = self._started
         for state in self.board.cells:
             if state.state == "pending":
-                state.state, state.started = "running", time.perf_counter()
+                if isinstance(self.executor, RayExecutor):
+                    state.state, state.started = "running", time.perf_counter()
                 for job in state.cell.jobs:
                     self.executor.submit(job)
         if self.live:
@@ -93,6 +95,11 @@ class Sweep:
                         (Path(self.cfg.output_path) / ".vbench-sweep" / rel).rmdir()
                     except OSError:
                         pass
+
+    def _started(self, job: JobSpec) -> None:
+        state = self.by_name[job.cell]
+        if state.state == "pending":
+            state.state, state.started = "running", time.perf_counter()
 
     def _fold(self, outcome: JobOutcome) -> None:
         state = self.by_name[outcome.cell]
