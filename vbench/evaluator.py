@@ -29,6 +29,7 @@ from vbench.planning import episode_specs, plan
 from vbench.runners.base import Runner
 from vbench.samples_log import SamplesLog
 from vbench.session import Session
+from vbench.scale.shards import shard_dir_name, shard_spec
 from vbench.tasks.base import Task, TaskContext, stable_hash
 from vbench.types import GenParams, Record
 from vbench.version import __version__, git_commit
@@ -115,7 +116,8 @@ def evaluate(model: str | Runner | None = None, model_args: str | dict | None = 
         results: dict[str, RunResults] = {}
         for task, samples in prepared:
             res = _run_task(task, samples, cfg, session, model_name, overrides,
-                            Path(cfg.output_path) / model_slug / task.name, command)
+                            Path(cfg.output_path) / model_slug / task.name
+                            / (shard_dir_name(cfg.shard_part) if cfg.shard_part else ""), command)
             results[task.name] = res
             if on_results:
                 on_results(res)
@@ -201,7 +203,8 @@ def _run_locked(task: Task, samples, cfg: EvalConfig, session: Session, model_na
         roles={role: _model_spec(role, r) for role, r in runners.items() if role != "default"},
         run=RunSpec(seed=seed, limit=task.ctx.limit, repeats=repeats, batch_size=cfg.batch_size, gen_kwargs=overrides,
                     command=command or [], started_at=started, finished_at=_now(),
-                    duration_s=round(time.perf_counter() - t0, 3)),
+                    duration_s=round(time.perf_counter() - t0, 3),
+                    shard=shard_spec(cfg.shard_part, [s.id for s in samples], repeats)),
         counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
                       error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
                       parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from vbench.cli.argtypes import batch_size as batch_size_type
 from vbench.cli.argtypes import error_rate, positive_int
 from vbench.errors import UsageError
+from vbench.scale.shards import shard_arg
 
 if TYPE_CHECKING:
     from vbench.config import EvalConfig
@@ -54,6 +55,9 @@ def add_parser(sub) -> None:
     p.add_argument("--fail-on-error", "--fail_on_error", type=error_rate, metavar="RATE", dest="fail_on_error",
                    help="exit 1 when more than this share of episodes failed (0 = any failure; "
                         "default: only when every episode failed)")
+    p.add_argument("--shard", type=shard_arg, metavar="I/N",
+                   help="run only part I of N of the episodes (a fixed partition by episode id) into "
+                        "<task>/shard-I-of-N/; `vbench merge` joins the parts")
     p.add_argument("--quiet", dest="show_progress", action="store_false", help="no progress bar or summary table")
     p.set_defaults(func=run)
 
