@@ -16,6 +16,7 @@ import pytest
 from vbench.cli.main import main
 from vbench.output_lock import LOCK_NAME
 
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the test cluster listens on loopback only
 ray = pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -16,6 +16,10 @@ from vbench.errors import MissingDependencyError, UsageError
 from vbench.scale.jobs import JobOutcome, run_job
 from vbench.scale.plan import JobSpec
 
+# Ray binds a new local cluster to the machine's network address unless told the cluster is single-machine
+# (Ray's own switch, read when ray is imported); a local sweep then talks over loopback only.
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
 
 class Executor(Protocol):
     parallelism: int
@@ -80,6 +84,8 @@ class RayExecutor:
     """Jobs as Ray tasks; each writes its own cache on its worker and leaves a snapshot for the driver."""
 
     def __init__(self, output: str, address: str | None, max_retries: int, num_cpus: int | None = None):
+        if not address:  # a local cluster serves this machine alone: keep Ray's sockets on loopback
+            os.environ.setdefault(LOCAL_ONLY_ENV, "0")
         try:
             import ray
         except ImportError:
