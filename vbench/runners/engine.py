@@ -110,6 +110,7 @@ class Engine:
         self.stats = stats or SchedulerStats()
         self._writer = _CacheWriter(cache)
         self._batchers: dict[int, MicroBatcher] = {}
+        self._fingerprints: dict[int, str] = {}  # runner -> fingerprint (hashed once per run, not per request)
 
     def runner_for(self, role: str) -> Runner:
         runner = self.runners.get(role) or self.runners.get("default")
@@ -135,6 +136,12 @@ class Engine:
             b = self._batchers[id(runner)] = MicroBatcher(runner, asyncio.get_running_loop(), on_batch=counted)
         return b
 
+    def _fingerprint(self, runner: Runner) -> str:
+        fp = self._fingerprints.get(id(runner))
+        if fp is None:
+            fp = self._fingerprints[id(runner)] = runner.fingerprint
+        return fp
+
     async def _native(self, runner: Runner, role: str, key: str, req: Request) -> Response:
         resp = await runner.answer(req)
         self.stats.model_calls += 1
@@ -151,7 +158,7 @@ class Engine:
     async def _answer(self, reqs: list[Request]) -> list[Response]:
         """Responses to one yield (same order): cache hits at once, misses from their runners."""
         runners = [self.runner_for(r.role) for r in reqs]
-        keys = [r.cache_key(run.fingerprint) for r, run in zip(reqs, runners)]
+        keys = [r.cache_key(self._fingerprint(run)) for r, run in zip(reqs, runners)]
         hits = self.cache.get_many(list(set(keys))) if self.cache is not None else {}
         self.stats.requests += len(reqs)
         out: list[Response | None] = [hits.get(k) for k in keys]
@@ -170,7 +177,10 @@ class Engine:
             futures = self._batcher(runner, reqs[positions[0]].role).submit([reqs[i] for i in positions])
             for i, fut in zip(positions, futures):
                 waits[i] = self._batched(fut, keys[i])
-        if waits:
+        if len(waits) == 1:  # the common case: one request per turn, no gather needed
+            (i, wait), = waits.items()
+            out[i] = await wait
+        elif waits:
             order = list(waits)
             for i, resp in zip(order, await asyncio.gather(*(waits[i] for i in order))):
                 out[i] = resp
