@@ -10,8 +10,10 @@
 (c) Single-turn overhead: aggressiveness_rating on 200 images with the tiny random LLaVA, steady part
     only: time inside ``Scheduler.run`` minus the model load (timed around ``HFRunner._load``), against
     a bare transformers loop over the same images, 16 images per ``generate`` (same prompts, 2 new tokens,
-    first-step log-probs), timed after its model load. vbench runs at --batch_size 32 (a rating and its
-    choice over the same messages share one generate, so 32 requests = 16 images) and 16.
+    first-step log-probs), timed after its model load, run both on the main thread and on a worker
+    thread (the engine calls the hf runner from a worker thread; the lockstep engine called it from the
+    caller's thread, and on a loaded machine torch's CPU kernels run very differently in the two). vbench runs at --batch_size 32: a rating and its
+    choice over the same messages share one generate, so 32 requests = 16 images per forward pass.
 (d) API throughput: 1,000 single-request episodes through ``Scheduler.run`` at concurrency 64 against a
     0.1 s server (ideal 640 req/s).
 
@@ -33,13 +35,19 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
-sys.path.insert(0, str(ROOT))
+if "--client" in sys.argv:  # a client measures the checkout its PYTHONPATH names; this one only as a fallback
+    sys.path.append(str(ROOT))
+else:
+    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 STRAGGLERS = ("0.1", "0.0", "0.05", "1.9")  # base, jitter, straggler share, straggler extra (seconds)
 
 
 # -- clients (run under the checkout measured) -------------------------------------------------------------
+CPU: list[float] = []  # process CPU seconds (all threads) inside each Scheduler.run
+
+
 def _timed_scheduler() -> list[float]:
     """Wall time of every Scheduler.run call, appended to the returned list."""
     from vbench.runners import scheduler
@@ -48,11 +56,12 @@ def _timed_scheduler() -> list[float]:
     orig = scheduler.Scheduler.run
 
     def run(self, episodes, on_record):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             return orig(self, episodes, on_record)
         finally:
             spans.append(time.perf_counter() - t)
+            CPU.append(time.process_time() - c)
 
     scheduler.Scheduler.run = run
     return spans
@@ -62,6 +71,9 @@ def client_a(url: str, tmp: Path) -> dict[str, Any]:
     from vbench.data.synthetic import build_synthetic_avatars
     from vbench.evaluator import evaluate
 
+    import aiohttp  # noqa: F401 - the SDK's import (seconds on a loaded machine) is fixed start-up cost
+    import openai  # noqa: F401
+
     spans = _timed_scheduler()
     data = build_synthetic_avatars(tmp / "avatars", n=32, seed=2)
     t = time.perf_counter()
@@ -70,8 +82,10 @@ def client_a(url: str, tmp: Path) -> dict[str, Any]:
                    output_path=tmp / "out", task_args="images_per_level=3", show_progress=False)["ultimatum_pair"]
     wall = time.perf_counter() - t
     samples = next((tmp / "out").glob("*/ultimatum_pair/samples.jsonl"))
+    import vbench
+
     return {"wall": wall, "model_time": spans[-1], "n_ok": res.counts.n_ok, "samples": str(samples),
-            "requests": res.counts.model_calls}
+            "requests": res.counts.model_calls, "code": vbench.__file__, "cpu": CPU[-1]}
 
 
 def client_c(tmp: Path) -> dict[str, Any]:
@@ -96,17 +110,33 @@ def client_c(tmp: Path) -> dict[str, Any]:
     hf.HFRunner._load = load
     evaluate(model="hf", model_args=f"pretrained={model},device=cpu", tasks="aggressiveness_rating",
              dataset=str(data), limit=8, use_cache=False, output_path=tmp / "warm", show_progress=False)
-    out: dict[str, Any] = {}
-    for bs in (32, 16):
+    vb: list[float] = []
+    bare: list[float] = []
+    bare_thread: list[float] = []
+    for rep in range(2):  # interleaved, best of two each: the machine is shared
+        bare.append(bare_loop(model, data, 16))
+        bare_thread.append(_in_thread(lambda: bare_loop(model, data, 16)))
         spans.clear()
         loads.clear()
         res = evaluate(model="hf", model_args=f"pretrained={model},device=cpu", tasks="aggressiveness_rating",
-                       dataset=str(data), batch_size=bs, use_cache=False, output_path=tmp / f"o{bs}",
+                       dataset=str(data), batch_size=32, use_cache=False, output_path=tmp / f"o{rep}",
                        show_progress=False)["aggressiveness_rating"]
         assert res.counts.n_ok == 200, res.counts
-        out[f"vbench_bs{bs}"] = spans[-1] - sum(loads)
-    out["bare16"] = bare_loop(model, data, 16)
-    return out
+        vb.append(spans[-1] - sum(loads))
+    return {"vbench_bs32": min(vb), "bare16": min(bare), "bare16_thread": min(bare_thread),
+            "all": [vb, bare, bare_thread]}
+
+
+def _in_thread(fn: Any) -> float:
+    """``fn()`` on a fresh thread (where the engine's micro-batcher calls the hf runner): torch's CPU
+    kernels behave differently there from the main thread on a loaded machine, so both are measured."""
+    import threading
+
+    out: list[float] = []
+    t = threading.Thread(target=lambda: out.append(fn()))
+    t.start()
+    t.join()
+    return out[0]
 
 
 def bare_loop(model_dir: Path, data: Path, per_batch: int) -> float:
@@ -207,7 +237,7 @@ def crash_b(code: Path, tmp: Path, concurrency: int = 32) -> dict[str, Any]:
                f"model=X,base_url={srv.openai_url}", "--tasks", "aggressiveness_rating", "--dataset", str(data),
                "--output_path", str(tmp / "out"), "--cache-dir", str(tmp / "cache"), "--max_concurrency",
                str(concurrency), "--quiet"]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(code))
         while proc.poll() is None and sum(e.answered is not None for e in srv.events) < 300:
             time.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
@@ -215,7 +245,7 @@ def crash_b(code: Path, tmp: Path, concurrency: int = 32) -> dict[str, Any]:
         proc.wait()
         answered = {e.key for e in srv.events if e.answered is not None and e.answered <= killed}
         mark = len(srv.events)
-        again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=str(code))
         assert again.returncode == 0, again.stderr
         resent = {e.key for e in srv.events[mark:]} & answered
         total = len({e.key for e in srv.events})
@@ -235,7 +265,9 @@ def main() -> None:
         a.tmp.mkdir(parents=True, exist_ok=True)
         out = {"a": lambda: client_a(a.url, a.tmp), "c": lambda: client_c(a.tmp),
                "d": lambda: client_d(a.url, a.tmp)}[a.client]()
-        print(json.dumps(out))
+        import vbench
+
+        print(json.dumps({**out, "code": vbench.__file__}))
         return
 
     from vbench.testing.api_server import server_process
@@ -250,8 +282,10 @@ def main() -> None:
                 for name, code in codes:
                     r = _client(code, "a", url, tmp / f"a-{name}")
                     bound = critical_path(Path(r["samples"]))
+                    print(f"    ({name}: vbench from {r['code']})")
                     print(f"(a) {name:<8} 64 ultimatum_pair games, {r['requests']} requests: model time "
-                          f"{r['model_time']:.2f} s (wall {r['wall']:.2f} s), critical path {bound:.2f} s -> "
+                          f"{r['model_time']:.2f} s (wall {r['wall']:.2f} s, {r['cpu']:.2f} s CPU in it), "
+                          f"critical path {bound:.2f} s -> "
                           f"{r['model_time'] / bound:.2f}x (target <= 1.3)")
         if "b" in a.figs:
             for name, code in codes:
@@ -261,9 +295,10 @@ def main() -> None:
         if "c" in a.figs:
             for name, code in codes:
                 r = _client(code, "c", "", tmp / f"c-{name}")
-                print(f"(c) {name:<8} 200 images, steady part: vbench bs32 {r['vbench_bs32']:.2f} s, bs16 "
-                      f"{r['vbench_bs16']:.2f} s; bare 16-image loop {r['bare16']:.2f} s -> "
-                      f"{r['vbench_bs32'] / r['bare16']:.2f}x / {r['vbench_bs16'] / r['bare16']:.2f}x (target <= 1.2)")
+                print(f"(c) {name:<8} 200 images, steady part (best of 2, interleaved): vbench --batch_size 32 "
+                      f"{r['vbench_bs32']:.2f} s; bare 16-image loop {r['bare16']:.2f} s on the main thread, "
+                      f"{r['bare16_thread']:.2f} s on a worker thread -> {r['vbench_bs32'] / r['bare16']:.2f}x / "
+                      f"{r['vbench_bs32'] / r['bare16_thread']:.2f}x (target <= 1.2); runs {r['all']}")
         if "d" in a.figs:
             with server_process("--latency", "0.1") as url:
                 for name, code in codes:
