@@ -20,7 +20,7 @@ import hashlib
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Iterable
+from typing import Any, Callable, Coroutine, Generator, Iterable
 
 from vbench.runners.base import Runner
 from vbench.runners.cache import ResponseCache
@@ -163,7 +163,7 @@ class Engine:
         self.stats.requests += len(reqs)
         out: list[Response | None] = [hits.get(k) for k in keys]
         self.stats.cache_hits += sum(r is not None for r in out)
-        waits: dict[int, Any] = {}
+        waits: dict[int, Coroutine[Any, Any, Response]] = {}
         queued: dict[int, list[int]] = defaultdict(list)  # batch runner -> positions to send together
         for i, (req, runner) in enumerate(zip(reqs, runners)):
             if out[i] is not None:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from vbench.runners.base import Runner
 from vbench.types import Request, Response
@@ -33,7 +34,8 @@ class _Group:
 class MicroBatcher:
     """A worker thread feeding one runner; ``close`` stops and joins it (never leaves it running)."""
 
-    def __init__(self, runner: Runner, loop: asyncio.AbstractEventLoop, on_batch=None,
+    def __init__(self, runner: Runner, loop: asyncio.AbstractEventLoop,
+                 on_batch: Callable[[int], None] | None = None,
                  quiet_s: float = GATHER_QUIET_S, max_wait_s: float = GATHER_MAX_S) -> None:
         self.runner = runner
         self.loop = loop
