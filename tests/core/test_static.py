@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
+import yaml
+from packaging.requirements import Requirement
 from pydantic import BaseModel
 
 from vbench.generic_params import bound_param
@@ -32,6 +35,20 @@ def _classes(registry, base: type) -> list[type]:
         if isinstance(obj, type) and issubclass(obj, base):
             out.append(obj)
     return out
+
+
+def test_ci_runs_ruff_and_mypy_before_the_tests():
+    steps = [line.split("#")[0].strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert steps.index("ruff check vbench") < steps.index("python -m pytest -q")
+    assert steps.index("mypy") < steps.index("python -m pytest -q")
+    checks = yaml.safe_load((ROOT / ".github/workflows/checks.yml").read_text())
+    assert any(str(s.get("run", "")).strip() == "mypy" for s in checks["jobs"]["mypy"]["steps"])
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "mypy" in {Requirement(r).name for r in project["project"]["optional-dependencies"]["dev"]}
+    cfg = project["tool"]["mypy"]
+    assert cfg["plugins"] == ["pydantic.mypy"] and cfg["files"] == ["vbench"]
+    assert project["project"]["requires-python"] == f">={cfg['python_version']}"
+    assert "ignore_missing_imports" not in cfg  # only per-module overrides
 
 
 @pytest.mark.parametrize("cls", _classes(TASKS, Task), ids=lambda c: c.__name__)
