@@ -33,9 +33,9 @@ def bind_schema(cls: type, generic_base: type, attr: str) -> None:
     if bound is None:
         return
     schema: Any = getattr(cls, attr, None)
-    if attr not in cls.__dict__ and not (isinstance(schema, type) and issubclass(schema, bound)):
-        setattr(cls, attr, bound)  # only the generic parameter was given: it is the schema
-        return
-    if not (isinstance(schema, type) and issubclass(schema, bound)):
+    fits = isinstance(schema, type) and issubclass(schema, bound)
+    if not fits and attr not in cls.__dict__:
+        setattr(cls, attr, bound)  # only the generic parameter was given (or a base's schema): it is the schema
+    elif not fits:
         raise TypeError(f"{cls.__qualname__}.{attr} is {getattr(schema, '__qualname__', schema)!r} but the class is "
                         f"{generic_base.__name__}[{bound.__qualname__}]: declare the same type in both places")
