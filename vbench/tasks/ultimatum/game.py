@@ -77,13 +77,13 @@ def play(seats: dict[SeatKey, Seat], cfg: GameConfig) -> Generator[list[Request]
                 seat.history.append(Message.user(cfg.round_marker.format(n=rnd)))
         for role, key in order:
             seat, other = seats[key], seats[other_seat(key)]
-            if seat.is_model:
+            if seat.script is not None:  # the confederate says its line
+                text = seat.script[rnd - 1]
+            else:
                 msgs = merge_users(seat.history) if cfg.merge_user_turns else tuple(seat.history)
                 responses = yield [Request(kind="generate", messages=msgs, gen=cfg.gen, role=seat.request_role)]
                 text = responses[0].text or ""
                 seat.history.append(Message.assistant(text))
-            else:
-                text = seat.script[rnd - 1]  # type: ignore[index]
             if other.is_model:
                 other.history.append(Message.user(text))
             turns.append(TurnText(round=rnd, role=role, player=key, text=text))
