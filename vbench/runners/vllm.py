@@ -120,7 +120,7 @@ def continuation_logprob(prompt_ids: list[int], prompt_logprobs: list[Any], cont
     return sum(prompt_logprobs[len(prompt_ids) - n + j][tok].logprob for j, tok in enumerate(cont_ids))
 
 
-class VLLMRunner(Runner):
+class VLLMRunner(Runner[VLLMArgs]):
     backend = "vllm"
     Args = VLLMArgs
     choice_scoring: ClassVar[str] = "full-continuation-logprobs"

@@ -72,7 +72,7 @@ def _names(text: str, known: tuple[str, ...] | list[str], what: str) -> list[str
     return names
 
 
-class IsqInduction(Task):
+class IsqInduction(Task[Options]):
     name = "isq_induction"
     version = "3.0"
     description = "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)"

@@ -29,7 +29,7 @@ def _coin(*parts: str) -> bool:
     return hashlib.sha256("\x1f".join(parts).encode()).digest()[0] < 128
 
 
-class ScriptedViewer(Runner):
+class ScriptedViewer(Runner[RunnerArgs]):
     """A viewer of one ``kind``; ``item_values`` maps stored image ids to their Schwartz value."""
 
     backend = "scripted-viewer"
