@@ -64,7 +64,7 @@ def test_every_backend_binds_its_args():
     for cls in runners:
         bound = bound_param(cls, Runner)
         assert bound is not None and bound is not RunnerArgs, f"{cls.__name__} is not Runner[ItsArgs]"
-        assert issubclass(cls.Args, bound), cls.__name__
+        assert cls.Args is bound, f"{cls.__name__}.Args is {cls.Args.__name__}, not its bound {bound.__name__}"
 
 
 def test_the_parameter_fills_the_schema_and_a_contradicting_schema_is_refused():

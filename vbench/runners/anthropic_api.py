@@ -43,10 +43,8 @@ def to_anthropic(messages: tuple[Message, ...], image_b64: Callable[[str], tuple
     return system, out
 
 
-class AnthropicRunner(ApiRunner):
+class AnthropicRunner(ApiRunner[AnthropicArgs]):
     backend = "anthropic"
-    Args = AnthropicArgs
-    args: AnthropicArgs  # narrowed type of the validated --model_args
     choice_scoring = CONSTRAINED  # no log-probs: a constrained answer, parsed
     default_key_env = "ANTHROPIC_API_KEY"
     provider = "Anthropic"

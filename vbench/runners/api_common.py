@@ -57,6 +57,9 @@ class ApiArgs(RunnerArgs):
         "auto", description="HTTP transport of the SDK; auto = aiohttp when installed (cheaper per request)")
 
 
+ApiArgsT = TypeVar("ApiArgsT", bound=ApiArgs)
+
+
 class FatalBackendError(UsageError):
     """The backend as a whole cannot answer (bad key, unknown model or URL): stop with one line."""
 
@@ -104,18 +107,21 @@ class WaitRetryAfter(tenacity.wait.wait_base):
         return max(wait, min(asked, self.cap)) if asked is not None else wait
 
 
-class ApiRunner(Runner[ApiArgs]):
-    """Base for OpenAI/Anthropic/Gemini runners: subclasses build a client and answer one request."""
+class ApiRunner(Runner[ApiArgsT]):
+    """Base for OpenAI/Anthropic/Gemini runners: subclasses build a client and answer one request.
+
+    Generic over its args like every runner: ``class MyRunner(ApiRunner[MyArgs])`` types ``self.args``
+    and fills ``Args``.
+    """
 
     Args: ClassVar[type[ApiArgs]] = ApiArgs
     default_key_env: ClassVar[str] = ""
     provider: ClassVar[str] = ""
     native_async: ClassVar[bool] = True  # the engine awaits ``answer`` on the shared loop
 
-    def __init__(self, args: ApiArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
+    def __init__(self, args: ApiArgsT, store: ImageStore | None = None, batch_size: int | str = "auto",
                  max_concurrency: int | None = None):
         super().__init__(args, store, batch_size)
-        self.args: ApiArgs = args
         self.concurrency = args.max_concurrency or max_concurrency or DEFAULT_CONCURRENCY
         self.key_env = args.api_key_env or self.default_key_env
         key = os.environ.get(self.key_env, "")
@@ -246,8 +252,10 @@ class ApiRunner(Runner[ApiArgs]):
 
     def _fatal_error(self, exc: BaseException) -> FatalBackendError:
         where = self.args.base_url or f"the {self.provider} API"
+        status = self._status(exc)
+        assert status is not None  # only exceptions with a FATAL_STATUSES status are kept as fatal
         return FatalBackendError(
-            f"{self.backend}: {FATAL_STATUSES[self._status(exc)]} for model {self.args.model!r} at {where} "
+            f"{self.backend}: {FATAL_STATUSES[status]} for model {self.args.model!r} at {where} "
             f"({self.describe(exc)}); check the model name, base_url and the key in ${self.key_env}")
 
     async def answer(self, request: Request) -> Response:
@@ -262,7 +270,8 @@ class ApiRunner(Runner[ApiArgs]):
 
     async def _run_all(self, requests: list[Request]) -> list[Response]:
         self._ready()
-        self._fatal = fatal = []
+        fatal: list[BaseException] = []
+        self._fatal = fatal
         out = await asyncio.gather(*(self._one(r, fatal) for r in requests))
         if fatal:
             raise self._fatal_error(fatal[0])

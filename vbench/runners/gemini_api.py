@@ -23,10 +23,8 @@ class GeminiArgs(ApiArgs):
     api_version: str | None = None
 
 
-class GeminiRunner(ApiRunner):
+class GeminiRunner(ApiRunner[GeminiArgs]):
     backend = "gemini"
-    Args = GeminiArgs
-    args: GeminiArgs  # narrowed type of the validated --model_args
     choice_scoring = CONSTRAINED  # no log-probs: a constrained answer, parsed
     default_key_env = "GEMINI_API_KEY"
     provider = "Gemini"

@@ -78,16 +78,14 @@ def reply_text(choice: dict[str, Any]) -> str:
     return (choice.get("message") or {}).get("content") or ""
 
 
-class OpenAIRunner(ApiRunner):
+class OpenAIRunner(ApiRunner[OpenAIArgs]):
     backend = "openai"
-    Args = OpenAIArgs
     default_key_env = "OPENAI_API_KEY"
     provider = "OpenAI"
 
     def __init__(self, args: OpenAIArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
                  max_concurrency: int | None = None):
         super().__init__(args, store, batch_size, max_concurrency)
-        self.args: OpenAIArgs = args
         method = args.choice_method
         self._continuation_ok: bool | None = None if method == "auto" else method == "continuation"
         self._logprobs_ok: bool | None = None if method in ("auto", "continuation") else method == "logprobs"
