@@ -42,7 +42,7 @@ def slug(text: str) -> str:
 
 
 def parse_gen_kwargs(text: str | dict | None) -> dict[str, Any]:
-    raw = parse_kv(text, "--gen_kwargs")
+    raw: dict[str, Any] = parse_kv(text, "--gen_kwargs")  # values become typed (stop: a tuple)
     unknown = set(raw) - _GEN_KEYS
     if unknown:
         raise UsageError(f"--gen_kwargs: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_GEN_KEYS))})")

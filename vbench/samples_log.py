@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jsonlines
 
@@ -77,7 +77,7 @@ class SamplesLog:
         self.path = path
         self.spec_hash = spec_hash
         self.tally = RunTally(path, spec_hash)
-        self._fh = None
+        self._fh: IO[str] | None = None
         self._writer: jsonlines.Writer | None = None
 
     def _tmp_prefix(self) -> str:

@@ -126,6 +126,7 @@ def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, se
     agreed = 0
     for rec in chosen:
         new = rerun.get(rec.episode_id)
+        bad: str | None
         if new is None or new.status != "ok":
             bad = f"re-run failed: {(new.error if new else 'missing')}"
         else:

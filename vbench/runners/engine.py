@@ -97,7 +97,7 @@ class Engine:
 
     def __init__(self, runners: dict[str, Runner], cache: ResponseCache | None = None,
                  gen_overrides: dict[str, Any] | None = None, max_live: int = 100_000, spec_hash: str = "",
-                 task_name: str = "", progress: Callable[[int], None] | None = None, in_order: bool = True,
+                 task_name: str = "", progress: Callable[[int], object] | None = None, in_order: bool = True,
                  stats: SchedulerStats | None = None) -> None:
         self.runners = runners
         self.cache = cache
@@ -211,8 +211,8 @@ class Engine:
             (i, wait), = waits.items()
             out[i] = await wait
         elif waits:
-            order = list(waits)
-            for i, resp in zip(order, await asyncio.gather(*(waits[i] for i in order))):
+            waiting = list(waits)
+            for i, resp in zip(waiting, await asyncio.gather(*(waits[i] for i in waiting))):
                 out[i] = resp
         return out  # type: ignore[return-value]
 

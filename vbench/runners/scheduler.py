@@ -26,7 +26,7 @@ class Scheduler:
 
     def __init__(self, runners: dict[str, Runner], cache: ResponseCache | None = None,
                  gen_overrides: dict[str, Any] | None = None, max_live: int = 100_000,
-                 spec_hash: str = "", task_name: str = "", progress: Callable[[int], None] | None = None,
+                 spec_hash: str = "", task_name: str = "", progress: Callable[[int], object] | None = None,
                  in_order: bool = True):
         if not runners:
             raise ValueError("at least one runner is required")

@@ -178,7 +178,7 @@ def plan_cells(cfg: SweepConfig, models: list[str], tasks: list[str], gpus_avail
             entry_t = cfg.tasks.get(task) or TaskEntry()
             gen = entry_t.gen_kwargs if entry_t.gen_kwargs is not None else cfg.gen_kwargs
             parse_gen_kwargs(gen)
-            common = dict(model=entry.model, model_args=entry.model_args, backend=entry.backend, task=task,
+            common: dict[str, Any] = dict(model=entry.model, model_args=entry.model_args, backend=entry.backend, task=task,
                           task_args=entry_t.task_args, dataset=entry_t.dataset or cfg.dataset,
                           limit=entry_t.limit or cfg.limit, repeats=entry_t.repeats or cfg.repeats, seed=cfg.seed, batch_size=cfg.batch_size, gen_kwargs=gen)
             n = entry_t.shards or entry.shards or cfg.shards

@@ -143,7 +143,9 @@ def _data_url_bytes(url: str) -> bytes:
 
 
 def _parse_openai(body: dict, headers) -> Prompt:
-    system, texts, images = [], [], []
+    system: list[str] = []
+    texts: list[str] = []
+    images: list[bytes] = []
     messages = list(body.get("messages", []))
     prefix = None
     if body.get("continue_final_message") and messages and messages[-1].get("role") == "assistant":
@@ -151,7 +153,7 @@ def _parse_openai(body: dict, headers) -> Prompt:
         prefix = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
     for m in messages:
         content = m.get("content")
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
+        parts: list[dict[str, Any]] = [{"type": "text", "text": content}] if isinstance(content, str) else (content or [])
         for p in parts:
             if p.get("type") == "text":
                 (system if m.get("role") in ("system", "developer") else texts).append(p["text"])
@@ -167,10 +169,12 @@ def _parse_openai(body: dict, headers) -> Prompt:
 def _parse_anthropic(body: dict, headers) -> Prompt:
     sys_field = body.get("system") or ""
     system = sys_field if isinstance(sys_field, str) else "\n".join(b.get("text", "") for b in sys_field)
-    texts, images = [], []
+    texts: list[str] = []
+    images: list[bytes] = []
     for m in body.get("messages", []):
         content = m.get("content")
-        for p in ([{"type": "text", "text": content}] if isinstance(content, str) else content):
+        parts: list[dict[str, Any]] = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        for p in parts:
             if p.get("type") == "text":
                 texts.append(p["text"])
             elif p.get("type") == "image":

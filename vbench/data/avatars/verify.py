@@ -65,15 +65,15 @@ def summarize(rows: list[dict[str, Any]], probs: dict[str, dict[str, float | Non
     out: dict[str, FactorAgreement] = {}
     flagged: dict[str, list[str]] = {}
     for f in factors:
-        pairs = [(int(r[f]), int(probs[r["id"]][f] >= threshold)) for r in rows
-                 if r["id"] in probs and probs[r["id"]].get(f) is not None and r.get(f) is not None]
+        pairs = [(int(r[f]), int(pf >= threshold)) for r in rows
+                 if r["id"] in probs and (pf := probs[r["id"]].get(f)) is not None and r.get(f) is not None]
         labels, preds = [p[0] for p in pairs], [p[1] for p in pairs]
         out[f] = FactorAgreement(agreement=stats.rate([a == b for a, b in pairs], seed=seed), kappa=_kappa(labels, preds),
                                  not_rendered=sum(a == 1 and b == 0 for a, b in pairs),
                                  unwanted=sum(a == 0 and b == 1 for a, b in pairs))
     for r in rows:
         p = probs.get(r["id"], {})
-        missing = [f for f in factors if r.get(f) == 1 and p.get(f) is not None and p[f] < threshold]
+        missing = [f for f in factors if r.get(f) == 1 and (pf := p.get(f)) is not None and pf < threshold]
         if missing:
             flagged[r["id"]] = missing
     return out, flagged
@@ -125,7 +125,8 @@ def verify_avatars(folder: str | Path, model: str, model_args: str | dict | None
     for r in rows:
         p = probs.get(r["id"], {})
         for f in factors:
-            r[f"vlm_p_{f}"] = None if p.get(f) is None else round(float(p[f]), 4)
+            pf = p.get(f)
+            r[f"vlm_p_{f}"] = None if pf is None else round(float(pf), 4)
         r["factor_flags"] = flagged.get(r["id"], [])
     report = VerifyReport(model=runner.model_name, template_version=templates.version, threshold=threshold,
                           images=len(rows), errors=errors, factors=agreement, flagged=flagged)

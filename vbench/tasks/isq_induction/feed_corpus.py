@@ -66,6 +66,8 @@ def load_feed_corpus(spec: str | Path) -> FeedCorpus:
         raise UsageError(f"corpus {path} has no embeddings.npy: the feed needs image embeddings ({LAYOUT_HINT})")
     corpus = load_corpus(path, load_index=False)
     names = item_values(corpus)
+    keywords = corpus.keywords
+    assert keywords is not None  # item_values refuses a corpus without keywords.npz
     lookup = {}
     for name in np.unique(names):
         canon = canonical_value(str(name))
@@ -77,7 +79,7 @@ def load_feed_corpus(spec: str | Path) -> FeedCorpus:
     ids = [str(i) for i in corpus.items["id"]]
     platforms = [str(p or "") for p in corpus.items["platform"]] if "platform" in corpus.items.column_names else None
     h = hashlib.sha256(corpus.meta.model_dump_json().encode())
-    for arr in (corpus.keywords.values, corpus.keywords.keywords, corpus.keywords.vectors, emb):
+    for arr in (keywords.values, keywords.keywords, keywords.vectors, emb):
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update("\n".join(ids).encode())
     items = corpus.items

@@ -128,7 +128,7 @@ def design_block(records: list[Record], platforms: list[str], strategies: list[s
     by_platform: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (platform, _), sample in sorted(first.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
         by_platform[platform].append(sample)
-    excluded = sorted({s.get("personas_excluded") for s in first.values() if s.get("personas_excluded") is not None})
+    excluded = sorted({s["personas_excluded"] for s in first.values() if s.get("personas_excluded") is not None})
     return {
         "platforms": platforms, "strategies": strategies, "scrolls": scrolls,
         "trials_per_cell": len({r.sample["trial"] for r in records}),

@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError
 from vbench.errors import UsageError, VbenchError
 from vbench.images import ImageError
 from vbench.runners.scheduler import derive_seed
-from vbench.tasks.base import Sample, Task, TaskOptions, stable_hash
+from vbench.tasks.base import Sample, Task, TaskContext, TaskOptions, stable_hash
 from vbench.tasks.isq_induction import metrics as feed_metrics
 from vbench.tasks.isq_induction.feed_corpus import FeedCorpus, load_feed_corpus
 from vbench.tasks.isq_induction.feed_space import build_space, choose_slice, project
@@ -76,9 +76,8 @@ class IsqInduction(Task[Options]):
     name = "isq_induction"
     version = "3.0"
     description = "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)"
-    Options = Options
 
-    def __init__(self, options: Options, ctx):
+    def __init__(self, options: Options, ctx: TaskContext):
         super().__init__(options, ctx)
         self._samples: list[Sample] | None = None
         self._corpus: FeedCorpus | None = None
@@ -133,6 +132,13 @@ class IsqInduction(Task[Options]):
                             "trials": [s.id + "=" + s.meta["persona_id"] for s in samples]})
 
     # -- setup: everything validated and built before any model call ---------------------------------
+    @property
+    def corpus(self) -> FeedCorpus:
+        """The feed corpus :meth:`samples` loaded; episodes run only after it."""
+        if self._corpus is None:
+            raise RuntimeError("isq_induction: the corpus is loaded by samples(), before any episode")
+        return self._corpus
+
     @property
     def corpus_spec(self) -> str:
         spec = self.options.corpus or self.ctx.dataset
@@ -229,16 +235,16 @@ class IsqInduction(Task[Options]):
             if item in self._images:
                 return item, ImagePart(image=self._images[item])
             try:
-                part = self.ctx.store.put(self._corpus.image(item))
+                part = self.ctx.store.put(self.corpus.image(item))
                 self._images[item] = part.image
                 return item, part
             except ImageError as exc:
                 if not self.ctx.skip_bad_samples:
-                    raise VbenchError(f"corpus item {self._corpus.ids[item]}: {exc} (fix it, or pass "
+                    raise VbenchError(f"corpus item {self.corpus.ids[item]}: {exc} (fix it, or pass "
                                       f"--skip_bad_samples to have the feed show another item)") from None
                 if item not in self._bad:  # listed once, sorted by item id whatever order trials run in
                     self._bad.add(item)
-                    self.skipped.append({"sample": f"corpus item {self._corpus.ids[item]}", "reason": str(exc)})
+                    self.skipped.append({"sample": f"corpus item {self.corpus.ids[item]}", "reason": str(exc)})
                     self.skipped.sort(key=lambda entry: entry["sample"])
                 item = feed.replace_current()
         raise VbenchError(f"{_MAX_REDRAWS} unreadable corpus images in a row; check the corpus images")
@@ -257,8 +263,8 @@ class IsqInduction(Task[Options]):
             responses = yield strategy.requests(image, persona)
             decision = strategy.decide(responses)
             feed.feedback(decision.watch)
-            out["items"].append(self._corpus.ids[item])
-            out["item_values"].append(VALUES[int(self._corpus.values[item])])
+            out["items"].append(self.corpus.ids[item])
+            out["item_values"].append(VALUES[int(self.corpus.values[item])])
             out["watched"].append(int(decision.watch))
             out["scores"].append(None if decision.score is None else round(decision.score, 4))
             out["parse_failures"] += int(not decision.parse_ok)

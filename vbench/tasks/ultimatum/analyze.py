@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from vbench.errors import UsageError
 from vbench.results import atomic_write_text
@@ -60,7 +60,7 @@ def _field_counts(games: list[Transcript]) -> dict[str, int]:
             "re_extracted_games": sum(any(o.extractor != "given" for o in t.outcomes) for t in games)}
 
 
-def _metrics(games: list[Transcript], study: str, language: bool) -> dict[str, Any]:
+def _metrics(games: list[Transcript], study: Literal["solo", "pair"], language: bool) -> dict[str, Any]:
     """The metrics block; without language measures no turn text is read (the block keeps its shape, n = 0)."""
     if language:
         return compute_metrics(games, study)
@@ -88,7 +88,8 @@ def analyze(paths: Iterable[str | Path], output_path: str | Path, *, keep_outcom
         judge_failed = 0
         rule_outcomes_many(transcripts, keep_given=keep_outcomes)
     docs: dict[str, dict[str, Any]] = {}
-    for study in ("solo", "pair"):
+    studies: tuple[Literal["solo", "pair"], ...] = ("solo", "pair")
+    for study in studies:
         games = [t for t in transcripts if t.study == study]
         if not games:
             continue
