@@ -75,7 +75,9 @@ def main() -> None:
         run(model, data, tmp / "warm", 1, "max_tokens=4", 0)  # imports and first load
         for label, mb in (("off", 0), ("on", args.cache_mb)):
             for games in (1, args.games):
-                results[label, games] = run(model, data, tmp / f"{label}{games}", games, gen, mb)
+                results[label, games] = r = run(model, data, tmp / f"{label}{games}", games, gen, mb)
+                print(f"  done: reuse {label}, {games} games: {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU",
+                      file=sys.stderr, flush=True)
     print(f"tiny LLaVA, ultimatum_pair, {args.max_tokens} new tokens per turn, batch size 64, "
           f"{os.cpu_count()} cores")
     print(f"{'reuse':>5} {'games':>5} {'wall s':>8} {'CPU s':>8} {'load':>5} {'turns':>6} "
@@ -89,7 +91,8 @@ def main() -> None:
         print(f"reuse {label}: {args.games} games / 1 game = {many['wall'] / one['wall']:.2f}x wall, "
               f"{many['cpu'] / one['cpu']:.2f}x CPU (target <= 4x wall)")
     off, on = results["off", args.games], results["on", args.games]
-    print(f"{args.games} games, reuse on vs off: {on['wall'] / off['wall']:.2f}x wall, {on['cpu'] / off['cpu']:.2f}x CPU, "
+    print(f"{args.games} games, reuse on vs off: {on['wall'] / off['wall']:.2f}x wall, "
+          f"{on['cpu'] / off['cpu']:.2f}x CPU, "
           f"{on['computed'] / max(off['computed'], 1):.2f}x prompt positions computed")
 
 

@@ -92,7 +92,8 @@ def _play(runner: HFRunner, store, starts: list[int], temperature: float, turns:
     return answers
 
 
-@pytest.mark.parametrize("model_fixture, temperature", [("tiny_llava", 1.0), ("tiny_llava", 0.0), ("tiny_qwen2vl", 1.0)])
+@pytest.mark.parametrize("model_fixture, temperature",
+                         [("tiny_llava", 1.0), ("tiny_llava", 0.0), ("tiny_qwen2vl", 1.0)])
 def test_batch_composition_does_not_change_tokens(model_fixture, temperature, request, store):
     """All conversations in lockstep, staggered (turns mixed in a batch), one at a time (batches of
     one), and without reuse: the same answers."""

@@ -164,6 +164,16 @@ class PrefillStats:
                   extra={"prefill": self})
 
 
+@dataclass
+class _Row:
+    real: torch.Tensor  # which columns of the processor's padded row hold tokens
+    keys: np.ndarray
+    runs: list[tuple[int, int]] | None
+    entry: PrefixEntry | None  # the stored entry sharing the longest prefix
+    common: int  # positions shared with it
+    reuse: int  # positions taken from it
+
+
 class PrefixReuse:
     """Generation that starts each row from its longest stored prefix and stores what it computed."""
 
@@ -180,20 +190,19 @@ class PrefixReuse:
     def generate(self, inputs: dict, digests: list[list[str]], gen_kwargs: dict) -> tuple[Any, int]:
         """``model.generate`` over ``inputs`` (left-padded processor output); returns (output, prompt width)."""
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
-        rows = []  # (real positions, keys, entry, reuse length, image runs)
-        stats = PrefillStats(rows=len(ids))
+        rows = []
         for i in range(len(ids)):
             real = mask[i].bool()
             keys, runs = position_keys(ids[i][real], self.image_token_id, digests[i])
             entry, common = self.store.lookup(keys)
-            p = reusable_length(common, keys, runs) if entry is not None else 0
-            rows.append((real, keys, entry if p > 0 else None, p, runs))
-            stats.prompt_positions += len(keys)
-            stats.computed_positions += len(keys) - p
-            stats.rows_reused += p > 0
-        p_max = max(r[3] for r in rows)
-        s_max = max(len(r[1]) - r[3] for r in rows)
-        width = p_max + s_max
+            rows.append(_Row(real, keys, runs, entry, common, reusable_length(common, keys, runs)))
+        # The batched prefill spans the longest new part whatever the cache boundary, so no row reuses more
+        # than the boundary that keeps the layout as wide as plain left padding: the rest is free to recompute.
+        boundary = max(len(r.keys) for r in rows) - max(len(r.keys) - r.reuse for r in rows)
+        for r in rows:
+            r.reuse = reusable_length(min(r.common, boundary), r.keys, r.runs) if r.entry is not None else 0
+        p_max = max(r.reuse for r in rows)
+        width = p_max + max(len(r.keys) - r.reuse for r in rows)
         layout = self._layout(inputs, rows, p_max, width)
         layout.update(self._new_images(inputs, rows, digests))
         layout["position_ids"] = self.model._prepare_position_ids_for_generation(
@@ -202,11 +211,13 @@ class PrefixReuse:
         with torch.inference_mode():
             out = self.model.generate(**layout, cache=cache, **{**gen_kwargs, "return_dict_in_generate": True})
         self._store(rows, layout["attention_mask"], out.sequences[:, width:], cache)
-        stats.log()
+        PrefillStats(rows=len(rows), rows_reused=sum(r.reuse > 0 for r in rows),
+                     prompt_positions=sum(len(r.keys) for r in rows),
+                     computed_positions=sum(len(r.keys) - r.reuse for r in rows)).log()
         return out, width
 
     # -- building the batch -----------------------------------------------------------------------
-    def _layout(self, inputs: dict, rows: list, p_max: int, width: int) -> dict:
+    def _layout(self, inputs: dict, rows: list[_Row], p_max: int, width: int) -> dict:
         layout = {}
         for key in _PER_POSITION:
             if key not in inputs:
@@ -214,20 +225,20 @@ class PrefixReuse:
             src = inputs[key]
             fill = self.pad_token_id if key == "input_ids" else 0
             dst = torch.full((len(rows), width), fill, dtype=src.dtype, device=src.device)
-            for i, (real, keys, _, p, _) in enumerate(rows):
-                vals = src[i][real]
-                dst[i, p_max - p:p_max] = vals[:p]
-                dst[i, width - (len(keys) - p):] = vals[p:]
+            for i, r in enumerate(rows):
+                vals = src[i][r.real]
+                dst[i, p_max - r.reuse:p_max] = vals[:r.reuse]
+                dst[i, width - (len(r.keys) - r.reuse):] = vals[r.reuse:]
             layout[key] = dst
         return layout
 
-    def _new_images(self, inputs: dict, rows: list, digests: list[list[str]]) -> dict:
+    def _new_images(self, inputs: dict, rows: list[_Row], digests: list[list[str]]) -> dict:
         """Pixel inputs of the images whose placeholders are prefilled now (the reused ones are cached)."""
         if "pixel_values" not in inputs:
             return {}
         keep = []  # per image, in the processor's order (row by row)
-        for (_, _, _, p, runs), row_digests in zip(rows, digests):
-            keep += [start >= p for start, _ in runs] if runs else [True] * len(row_digests)
+        for r, row_digests in zip(rows, digests):
+            keep += [start >= r.reuse for start, _ in r.runs] if r.runs else [True] * len(row_digests)
         if all(keep):
             return {k: inputs[k] for k in _PER_IMAGE if k in inputs}
         if not any(keep):
@@ -245,39 +256,39 @@ class PrefixReuse:
             out["image_sizes"] = inputs["image_sizes"][torch.tensor(keep, device=inputs["image_sizes"].device)]
         return out
 
-    def _cache(self, rows: list, p_max: int):
+    def _cache(self, rows: list[_Row], p_max: int):
         from transformers import DynamicCache
 
-        reused = [r for r in rows if r[2] is not None]
+        reused = [r for r in rows if r.reuse > 0]
         if not reused:
             return DynamicCache(config=self.model.config)
         data = []
-        for layer, (k0, v0) in enumerate(reused[0][2].kv):
+        for layer, (k0, v0) in enumerate(reused[0].entry.kv):
             k = k0.new_zeros((len(rows), k0.shape[0], p_max, k0.shape[2]))
             v = v0.new_zeros((len(rows), v0.shape[0], p_max, v0.shape[2]))
-            for i, (_, _, entry, p, _) in enumerate(rows):
-                if entry is not None:
-                    k[i, :, p_max - p:] = entry.kv[layer][0][:, :p]
-                    v[i, :, p_max - p:] = entry.kv[layer][1][:, :p]
+            for i, r in enumerate(rows):
+                if r.reuse > 0:
+                    k[i, :, p_max - r.reuse:] = r.entry.kv[layer][0][:, :r.reuse]
+                    v[i, :, p_max - r.reuse:] = r.entry.kv[layer][1][:, :r.reuse]
             data.append((k, v))
         return DynamicCache(ddp_cache_data=data, config=self.model.config)
 
     # -- keeping what was computed ----------------------------------------------------------------
-    def _store(self, rows: list, prompt_mask: torch.Tensor, new_tokens: torch.Tensor, cache) -> None:
+    def _store(self, rows: list[_Row], prompt_mask: torch.Tensor, new_tokens: torch.Tensor, cache) -> None:
         layers = [(layer.keys, layer.values) for layer in cache.layers]
         cached_len = layers[0][0].shape[2]
         width = prompt_mask.shape[1]
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        for i, (_, keys, entry, p, _) in enumerate(rows):
+        for i, r in enumerate(rows):
             gen = new_tokens[i].tolist()
             n_gen = next((j + 1 for j, t in enumerate(gen) if t in eos), len(gen))
             n_gen = min(n_gen, cached_len - width)
-            cols = torch.cat([prompt_mask[i].nonzero().squeeze(1), torch.arange(width, width + n_gen, device=prompt_mask.device)])
-            cols = cols.to(layers[0][0].device)
+            generated = torch.arange(width, width + n_gen, device=prompt_mask.device)
+            cols = torch.cat([prompt_mask[i].nonzero().squeeze(1), generated]).to(layers[0][0].device)
             kv = [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in layers]
             nbytes = sum(t.numel() * t.element_size() for pair in kv for t in pair)
-            if entry is not None and p >= entry.prompt_len:
-                self.store.discard(entry)  # this turn continues that one's prompt: it will not be asked again
-            self.store.put(PrefixEntry(np.concatenate([keys, np.asarray(gen[:n_gen], dtype=np.int64)]), kv,
-                                       len(keys), nbytes))
+            if r.entry is not None and r.common >= r.entry.prompt_len:
+                self.store.discard(r.entry)  # this turn continues that one's prompt: it will not be asked again
+            self.store.put(PrefixEntry(np.concatenate([r.keys, np.asarray(gen[:n_gen], dtype=np.int64)]), kv,
+                                       len(r.keys), nbytes))
