@@ -6,7 +6,11 @@ warm-up. Besides wall and CPU time it counts the prompt positions the model comp
 runner's prefill log records): with reuse on, a turn computes only what its stored prefix lacks.
 Target: 64 games take at most 4x the wall time of 1 game (reuse on).
 
-Run: python benchmarks/bench_hf_multiturn.py [--max-tokens N] [--games N]
+torch runs on ``--threads`` intra-op threads (default 1): on a machine whose cores are busy with other
+work, OpenMP threads spin-wait for each other and a small batched matmul can take 50x longer with 2
+threads than with 1, which would measure the machine's load rather than the runner.
+
+Run: python benchmarks/bench_hf_multiturn.py [--max-tokens N] [--games N] [--threads N]
 """
 from __future__ import annotations
 
@@ -65,7 +69,12 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64, help="new tokens per turn (the paper uses 300)")
     ap.add_argument("--games", type=int, default=64)
     ap.add_argument("--cache-mb", type=int, default=2048, help="prefix_cache_mb of the reuse-on runs")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     gen = f"temperature=1,max_tokens={args.max_tokens}"
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,8 +87,10 @@ def main() -> None:
                 results[label, games] = r = run(model, data, tmp / f"{label}{games}", games, gen, mb)
                 print(f"  done: reuse {label}, {games} games: {r['wall']:.1f} s wall, {r['cpu']:.1f} s CPU",
                       file=sys.stderr, flush=True)
+    import torch
+
     print(f"tiny LLaVA, ultimatum_pair, {args.max_tokens} new tokens per turn, batch size 64, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
     print(f"{'reuse':>5} {'games':>5} {'wall s':>8} {'CPU s':>8} {'load':>5} {'turns':>6} "
           f"{'prompt pos/turn':>15} {'computed/turn':>13}")
     for (label, games), r in results.items():

@@ -3,7 +3,9 @@
 Weights load on the first ``run`` call. ``generate`` requests are grouped by sampling parameters and
 image count, left-padded and generated together, each request sampling from its own generator seeded by
 its ``gen.seed`` (see ``row_sampler``); ``choose`` requests read the next-token distribution
-(single-token variants) and score multi-token variants by their full continuation.
+(single-token variants) and score multi-token variants by their full continuation. With
+``prefix_cache_mb`` > 0, generation starts each row from the longest stored prefix of its conversation
+(``hf_prefix``), which changes what is computed, never the tokens.
 """
 from __future__ import annotations
 

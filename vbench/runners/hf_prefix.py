@@ -82,6 +82,9 @@ class PrefixStore:
         while self.bytes > self.max_bytes:
             _, old = self._entries.popitem(last=False)
             self.bytes -= old.nbytes
+            if not self.evictions:
+                log.info("prefix cache full (%.0f MB): the least recently used prefixes are dropped; a budget "
+                         "that holds every conversation in flight keeps reuse", self.max_bytes / 2**20)
             self.evictions += 1
 
     def discard(self, entry: PrefixEntry) -> None:
