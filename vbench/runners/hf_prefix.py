@@ -252,7 +252,7 @@ class PrefixReuse:
             grids = inputs["image_grid_thw"]
             chunks = torch.split(pixels, grids.prod(-1).tolist())
             out["pixel_values"] = torch.cat([c for c, k in zip(chunks, keep) if k])
-            out["image_grid_thw"] = grids[torch.tensor(keep)]
+            out["image_grid_thw"] = grids[torch.tensor(keep, device=grids.device)]
         else:
             out["pixel_values"] = pixels[torch.tensor(keep, device=pixels.device)]
         if "image_sizes" in inputs:
