@@ -61,7 +61,8 @@ def test_reuse_gives_the_same_tokens_and_distributions(model_fixture, temperatur
     path = request.getfixturevalue(model_fixture)
     on, off = _runner(path, store, 64), _runner(path, store, 0)
     assert on._prefix is not None and off._prefix is None
-    histories = [_opening(store, i) for i in range(3)]
+    # three conversations with an image, one without (a batch can mix them)
+    histories = [_opening(store, i) for i in range(3)] + [[Message.system("Judge."), Message.user("Text only.")]]
     for turn in range(4):
         reqs = [_request(h, seed=10 * i + turn, temperature=temperature) for i, h in enumerate(histories)]
         got, got_lp = on._generate(reqs, want_first=True)
@@ -72,7 +73,7 @@ def test_reuse_gives_the_same_tokens_and_distributions(model_fixture, temperatur
         for h, r in zip(histories, got):
             _continue(h, r.text, turn + 1)
     reused = [s for s in prefill_log() if s.rows_reused]
-    assert len(reused) == 3 and all(s.rows_reused == 3 for s in reused)  # every later turn, every row
+    assert len(reused) == 3 and all(s.rows_reused == 4 for s in reused)  # every later turn, every row
     assert sum(s.computed_positions for s in reused) < sum(s.prompt_positions for s in reused) / 2
 
 
