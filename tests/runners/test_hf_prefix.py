@@ -198,6 +198,19 @@ def test_models_whose_cache_is_not_plain_full_attention_fall_back():
     assert reuse_blocker(MistralForCausalLM(cfg)) is None
 
 
+def test_a_model_that_cannot_continue_from_the_store_generates_without_it(tiny_llava, store, monkeypatch, caplog):
+    runner, plain = _runner(tiny_llava, store, 64), _runner(tiny_llava, store, 0)
+
+    def unsupported(*args, **kwargs):
+        raise TypeError("generate() got an unexpected keyword argument 'cache'")
+
+    monkeypatch.setattr(runner._prefix, "generate", unsupported)
+    caplog.set_level(logging.DEBUG, logger="vbench.runners.hf")
+    reqs = [_request(_opening(store, i), seed=i, temperature=1.0) for i in range(2)]
+    assert [r.text for r in runner.run(reqs)] == [r.text for r in plain.run(reqs)]
+    assert runner._prefix is None and "prefix reuse off" in caplog.text
+
+
 def test_ultimatum_games_play_the_same_with_reuse_on_and_off(tiny_llava, avatars, tmp_path):
     """End to end: a pair game at temperature 1, word for word, with and without prefix reuse."""
     import json

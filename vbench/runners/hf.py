@@ -220,9 +220,16 @@ class HFRunner(Runner):
             gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
         blocked = self._prefix.unsupported_inputs(inputs) if self._prefix is not None else "off"
         if blocked is None:
-            out, width = self._prefix.generate(inputs, [_digests(r) for r in reqs], gen_kwargs)
-            sequences = out.sequences
-        else:
+            try:
+                out, width = self._prefix.generate(inputs, [_digests(r) for r in reqs], gen_kwargs)
+                sequences = out.sequences
+            except torch.OutOfMemoryError:
+                raise
+            except (TypeError, AttributeError, KeyError, IndexError, RuntimeError, ValueError) as exc:
+                # an architecture whose generate does not continue from a cache this way: plain generation
+                log.debug("prefix reuse off for %s: %s: %s", self.args.pretrained, type(exc).__name__, exc)
+                self._prefix, blocked = None, "failed"
+        if blocked is not None:
             from vbench.runners.hf_prefix import PrefillStats
 
             if blocked != "off":
