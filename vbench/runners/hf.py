@@ -13,7 +13,7 @@ import json
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -21,6 +21,9 @@ from vbench.errors import MissingDependencyError, UsageError
 from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.choice import CONTINUATION, exclusive_logprobs, pool_option_probs, surface_variants
 from vbench.types import ImagePart, Request, Response
+
+if TYPE_CHECKING:
+    from vbench.runners.hf_prefix import PrefixReuse
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class HFRunner(Runner):
         self._proc = None
         self._device = None
         self._variant_cache: dict[tuple[str, ...], dict[str, list[int]]] = {}
-        self._prefix = None  # PrefixReuse once loaded, when on and the model allows it
+        self._prefix: PrefixReuse | None = None  # once loaded, when on and the model allows it
 
     def fingerprint_fields(self) -> dict[str, Any]:
         fields = super().fingerprint_fields()
@@ -218,10 +221,11 @@ class HFRunner(Runner):
                 [RowSeededSampler(seeds, g.temperature, g.top_p, device=self._device)])
         if want_first:
             gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
-        blocked = self._prefix.unsupported_inputs(inputs) if self._prefix is not None else "off"
-        if blocked is None:
+        prefix = self._prefix
+        blocked = prefix.unsupported_inputs(inputs) if prefix is not None else "off"
+        if prefix is not None and blocked is None:
             try:
-                out, width = self._prefix.generate(inputs, [_digests(r) for r in reqs], gen_kwargs)
+                out, width = prefix.generate(inputs, [_digests(r) for r in reqs], gen_kwargs)
                 sequences = out.sequences
             except torch.OutOfMemoryError:
                 raise

@@ -262,17 +262,16 @@ class PrefixReuse:
     def _cache(self, rows: list[_Row], p_max: int):
         from transformers import DynamicCache
 
-        reused = [r for r in rows if r.reuse > 0]
+        reused = [(i, r.reuse, r.entry) for i, r in enumerate(rows) if r.reuse > 0 and r.entry is not None]
         if not reused:
             return DynamicCache(config=self.model.config)
         data = []
-        for layer, (k0, v0) in enumerate(reused[0].entry.kv):
+        for layer, (k0, v0) in enumerate(reused[0][2].kv):
             k = k0.new_zeros((len(rows), k0.shape[0], p_max, k0.shape[2]))
             v = v0.new_zeros((len(rows), v0.shape[0], p_max, v0.shape[2]))
-            for i, r in enumerate(rows):
-                if r.reuse > 0:
-                    k[i, :, p_max - r.reuse:] = r.entry.kv[layer][0][:, :r.reuse]
-                    v[i, :, p_max - r.reuse:] = r.entry.kv[layer][1][:, :r.reuse]
+            for i, n, entry in reused:
+                k[i, :, p_max - n:] = entry.kv[layer][0][:, :n]
+                v[i, :, p_max - n:] = entry.kv[layer][1][:, :n]
             data.append((k, v))
         return DynamicCache(ddp_cache_data=data, config=self.model.config)
 
