@@ -3,7 +3,9 @@
 Weights load on the first ``run`` call. ``generate`` requests are grouped by sampling parameters and
 image count, left-padded and generated together, each request sampling from its own generator seeded by
 its ``gen.seed`` (see ``row_sampler``); ``choose`` requests read the next-token distribution
-(single-token variants) and score multi-token variants by their full continuation.
+(single-token variants) and score multi-token variants by their full continuation. With
+``prefix_cache_mb`` > 0, generation starts each row from the longest stored prefix of its conversation
+(``hf_prefix``), which changes what is computed, never the tokens.
 """
 from __future__ import annotations
 
@@ -11,14 +13,17 @@ import json
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from vbench.errors import MissingDependencyError, UsageError
 from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.choice import CONTINUATION, exclusive_logprobs, pool_option_probs, surface_variants
 from vbench.types import ImagePart, Request, Response
+
+if TYPE_CHECKING:
+    from vbench.runners.hf_prefix import PrefixReuse
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,7 @@ class HFArgs(RunnerArgs):
     revision: str | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
+    prefix_cache_mb: int = Field(2048, ge=0, description="bytes of past key/values kept for prefix reuse; 0: off")
 
     @field_validator("pretrained")
     @classmethod
@@ -42,6 +48,11 @@ class HFArgs(RunnerArgs):
 
 def _messages_key(req: Request) -> str:
     return json.dumps([m.model_dump(mode="json") for m in req.messages], sort_keys=True)
+
+
+def _digests(req: Request) -> list[str]:
+    """The request's images in the order the chat template places them."""
+    return [image for m in req.messages for image in m.images]
 
 
 def _stop_at(text: str, stops: tuple[str, ...]) -> str:
@@ -60,11 +71,13 @@ class HFRunner(Runner[HFArgs]):
         self._proc = None
         self._device = None
         self._variant_cache: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        self._prefix: PrefixReuse | None = None  # once loaded, when on and the model allows it
 
     def fingerprint_fields(self) -> dict[str, Any]:
         fields = super().fingerprint_fields()
         fields.pop("device", None)  # where it runs does not change the answers we key on
         fields.pop("attn_implementation", None)
+        fields.pop("prefix_cache_mb", None)  # reuse changes what is computed, not the answers
         # responses cached by the former per-batch seeding sampled other text: never replay them
         fields["sampling"] = "per-request-generator"
         return fields
@@ -110,6 +123,14 @@ class HFRunner(Runner[HFArgs]):
         self._proc, self._device = proc, device
         self._model = model.to(device).eval()
         log.info("loaded %s on %s (%s)", a.pretrained, device, dtype)
+        if a.prefix_cache_mb:
+            from vbench.runners.hf_prefix import PrefixReuse, reuse_blocker
+
+            blocker = reuse_blocker(self._model)
+            if blocker:
+                log.debug("prefix reuse off for %s: %s", a.pretrained, blocker)
+            else:
+                self._prefix = PrefixReuse(self._model, tok.pad_token_id, a.prefix_cache_mb * 2**20)
 
     @property
     def tokenizer(self):
@@ -200,11 +221,29 @@ class HFRunner(Runner[HFArgs]):
                 [RowSeededSampler(seeds, g.temperature, g.top_p, device=self._device)])
         if want_first:
             gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
-        with torch.inference_mode():
-            out = self._model.generate(**inputs, **gen_kwargs)
-        sequences = out.sequences if want_first else out
+        prefix = self._prefix
+        blocked = prefix.unsupported_inputs(inputs) if prefix is not None else "off"
+        if prefix is not None and blocked is None:
+            try:
+                out, width = prefix.generate(inputs, [_digests(r) for r in reqs], gen_kwargs)
+                sequences = out.sequences
+            except torch.OutOfMemoryError:
+                raise
+            except (TypeError, AttributeError, KeyError, IndexError, RuntimeError, ValueError) as exc:
+                # an architecture whose generate does not continue from a cache this way: plain generation
+                log.debug("prefix reuse off for %s: %s: %s", self.args.pretrained, type(exc).__name__, exc)
+                self._prefix, blocked = None, "failed"
+        if blocked is not None:
+            from vbench.runners.hf_prefix import PrefillStats
+
+            if blocked != "off":
+                log.debug("prefix reuse skipped: %s", blocked)
+            PrefillStats.without_reuse(inputs["attention_mask"]).log()
+            with torch.inference_mode():
+                out = self._model.generate(**inputs, **gen_kwargs)
+            sequences, width = (out.sequences if want_first else out), inputs["input_ids"].shape[1]
         first = torch.log_softmax(out.logits[0].float(), dim=-1) if want_first else None
-        new = sequences[:, inputs["input_ids"].shape[1]:]
+        new = sequences[:, width:]
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         pad = self.tokenizer.pad_token_id
         return [Response(text=_stop_at(t.strip(), r.gen.stop), method="generate",
