@@ -137,3 +137,11 @@ def test_no_device_reason_comes_from_vllms_platform_detection(monkeypatch):
     assert "no device" in ve.unavailable_reason()
     platforms.current_platform = SimpleNamespace(is_unspecified=lambda: False)  # CPU build, or a GPU
     assert ve.unavailable_reason() is None
+
+
+def test_the_engine_defaults_to_async_on_a_gpu_and_to_the_in_process_one_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(ve, "platform_kind", lambda: "gpu")
+    assert vr.resolve_engine("auto") == "async" and vr.resolve_engine("sync") == "sync"
+    monkeypatch.setattr(ve, "platform_kind", lambda: "cpu")  # AsyncLLM's separate engine process starts slowly there
+    assert vr.resolve_engine("auto") == "sync" and vr.resolve_engine("async") == "async"
+    assert "engine" in vr._PLACEMENT  # the engine never changes an answer, so not the fingerprint either
