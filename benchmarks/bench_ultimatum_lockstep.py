@@ -1,7 +1,8 @@
 """Lockstep figure: 64 ultimatum_pair games vs 1 game on the tiny random VLM (HF runner).
 
-Both runs go through `vbench.evaluate` end to end (no response cache, one batch per model role per
-turn, paper generation defaults: temperature 1, up to 300 new tokens). A warm-up run loads imports
+Both runs go through `vbench.evaluate` end to end (no response cache, the model fed micro-batches of
+whatever turns are pending, up to the batch size of 64; paper generation defaults: temperature 1, up to
+300 new tokens). Episodes advance independently (``vbench/runners/engine.py``); the file keeps its name. A warm-up run loads imports
 first. Target: 64 games take at most 4x the wall time of 1 game.
 
 Run: python benchmarks/bench_ultimatum_lockstep.py [--max-tokens N]

@@ -1,4 +1,4 @@
-"""The scheduler drives multi-step episodes in lockstep, batches per role, isolates failures."""
+"""The scheduler drives multi-step episodes, batches per role, isolates failures."""
 from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.cache import ResponseCache
 from vbench.runners.scheduler import EpisodeSpec, Scheduler
@@ -10,8 +10,8 @@ class EchoRunner(Runner):
 
     backend = "echo"
 
-    def __init__(self, name: str):
-        super().__init__(RunnerArgs(), batch_size=100)
+    def __init__(self, name: str, batch_size: int = 100):
+        super().__init__(RunnerArgs(), batch_size=batch_size)
         self.name = name
         self.batches: list[list[Request]] = []
 
@@ -46,13 +46,14 @@ def specs(n, role_b="default", fail_at=None):
         yield EpisodeSpec(episode_id=f"e{i}", index=i, sample={}, gen=three_step(tag, role_b))
 
 
-def test_three_step_episodes_advance_in_lockstep():
-    runner = EchoRunner("m")
+def test_three_step_episodes_are_batched_and_feed_each_reply_forward():
+    runner = EchoRunner("m", batch_size=4)
     records = []
     stats = Scheduler({"default": runner}).run(specs(5), records.append)
-    assert stats.steps == 3  # 5 episodes × 3 turns = 3 scheduler steps, not 15
-    assert len(runner.batches) == 3
-    assert [len(b) for b in runner.batches] == [5, 5, 10]
+    assert stats.steps == 3  # the most request rounds of one episode
+    assert sum(len(b) for b in runner.batches) == stats.requests == stats.model_calls == 20
+    assert all(1 <= len(b) <= 4 for b in runner.batches)  # micro-batches never exceed the batch size
+    assert [r.episode_id for r in records] == [f"e{i}" for i in range(5)]  # delivered in episode order
     rec = {r.episode_id: r for r in records}
     assert rec["e2"].outputs["history"] == ["m:e2-1", "m:e2-2", "m:e2-3|m:e2-2", "m:e2-3b"]
     assert len(rec["e2"].turns) == 4 and rec["e2"].turns[2].step == 2
@@ -89,8 +90,9 @@ def test_failed_request_closes_only_its_episode_and_is_not_cached(tmp_path):
 def test_seeds_reach_requests_and_differ_per_episode():
     runner = EchoRunner("m")
     Scheduler({"default": runner}).run(specs(3), lambda r: None)
-    seeds = [r.gen.seed for r in runner.batches[0]]
-    assert all(isinstance(s, int) for s in seeds) and len(set(seeds)) == 3
+    first = [r for batch in runner.batches for r in batch if r.messages[-1].text.endswith("-1")]
+    seeds = [r.gen.seed for r in first]
+    assert len(first) == 3 and all(isinstance(s, int) for s in seeds) and len(set(seeds)) == 3
 
 
 def test_task_exception_is_recorded_not_raised():

@@ -1,8 +1,10 @@
 """What every hosted-API runner shares: bounded async concurrency, retries, secrets, error accounting.
 
-A scheduler chunk is answered concurrently on one private event loop (a daemon thread, so ``run`` also
-works inside Jupyter's loop), at most ``max_concurrency`` HTTP calls in flight (a request that needs
-several calls, e.g. scoring each option's continuation, shares the same bound). Each HTTP call is retried
+Requests are answered on the process-wide event loop (``vbench.runners.loop``, a daemon thread, so
+``run`` also works inside Jupyter's loop): the episode engine awaits ``answer`` for each request as its
+episode asks, ``run`` answers a list at once; either way at most ``max_concurrency`` HTTP calls are in
+flight per runner (a request that needs several calls, e.g. scoring each option's continuation, shares
+the same bound). Each HTTP call is retried
 with exponential backoff + jitter (tenacity) on connection errors, timeouts, 408/409/429 and 5xx,
 waiting at least the server's ``Retry-After``. A request still failing after its retries becomes
 ``Response.error`` (an infra error, never cached); a failure of the whole backend (bad key, unknown
@@ -27,7 +29,7 @@ from pydantic import Field
 from vbench.errors import UsageError
 from vbench.images import ImageStore
 from vbench.runners.base import Runner, RunnerArgs
-from vbench.runners.loop import LoopThread
+from vbench.runners.loop import shared_loop
 from vbench.types import Request, Response
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class ApiRunner(Runner):
     Args: ClassVar[type[ApiArgs]] = ApiArgs
     default_key_env: ClassVar[str] = ""
     provider: ClassVar[str] = ""
+    native_async: ClassVar[bool] = True  # the engine awaits ``answer`` on the shared loop
 
     def __init__(self, args: ApiArgs, store: ImageStore | None = None, batch_size: int | str = "auto",
                  max_concurrency: int | None = None):
@@ -121,9 +124,9 @@ class ApiRunner(Runner):
                              f"API key (or name another variable with --model_args api_key_env=NAME)")
         self._secret = key
         self._data_urls: OrderedDict[str, str] = OrderedDict()
-        self._loop: LoopThread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the client and slots were made on
         self._client: Any = None
-        self._slots: asyncio.Semaphore | None = None  # HTTP calls in flight (made on the private loop)
+        self._slots: asyncio.Semaphore | None = None  # HTTP calls in flight (made on the shared loop)
         self._fatal: list[BaseException] = []
         self.retries = 0  # HTTP calls repeated after a transient failure
         self.failures = 0  # requests that failed after all retries
@@ -218,53 +221,71 @@ class ApiRunner(Runner):
 
         return await retrying(attempt)
 
-    async def _run_all(self, requests: list[Request]) -> list[Response]:
-        if self._client is None:
+    def _ready(self) -> Any:
+        """The SDK client and the concurrency slots, made on (and for) the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
             self._client = self._make_client(self._secret or "EMPTY")
-        if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._client
+
+    async def _one(self, req: Request, fatal: list[BaseException]) -> Response:
+        """One request's answer; a per-request failure after retries is an infra error (``Response.error``)."""
+        client = self._ready()
+        self.calls += 1
+        try:
+            return await self._answer(client, req)
+        except NotSent:
+            return Response.failure("not sent: the backend failed")
+        except Exception as exc:
+            if self._status(exc) in FATAL_STATUSES:
+                fatal.append(exc)
+            self.failures += 1
+            return Response.failure(f"{self.backend}: {self.describe(exc)}")
+
+    def _fatal_error(self, exc: BaseException) -> FatalBackendError:
+        where = self.args.base_url or f"the {self.provider} API"
+        return FatalBackendError(
+            f"{self.backend}: {FATAL_STATUSES[self._status(exc)]} for model {self.args.model!r} at {where} "
+            f"({self.describe(exc)}); check the model name, base_url and the key in ${self.key_env}")
+
+    async def answer(self, request: Request) -> Response:
+        """One request as its episode asks for it (raises FatalBackendError when the backend as a whole
+        refuses: bad key, unknown model; the engine then stops the run)."""
+        if self._fatal:
+            raise self._fatal_error(self._fatal[0])
+        resp = await self._one(request, self._fatal)
+        if self._fatal:
+            raise self._fatal_error(self._fatal[0])
+        return resp
+
+    async def _run_all(self, requests: list[Request]) -> list[Response]:
+        self._ready()
         self._fatal = fatal = []
-
-        async def one(req: Request) -> Response:
-            try:
-                return await self._answer(self._client, req)
-            except NotSent:
-                return Response.failure("not sent: the backend failed")
-            except Exception as exc:  # per-request failure after retries: an infra error
-                status = self._status(exc)
-                if status in FATAL_STATUSES:
-                    fatal.append(exc)
-                self.failures += 1
-                return Response.failure(f"{self.backend}: {self.describe(exc)}")
-
-        out = await asyncio.gather(*(one(r) for r in requests))
+        out = await asyncio.gather(*(self._one(r, fatal) for r in requests))
         if fatal:
-            exc = fatal[0]
-            where = self.args.base_url or f"the {self.provider} API"
-            raise FatalBackendError(
-                f"{self.backend}: {FATAL_STATUSES[self._status(exc)]} for model {self.args.model!r} at {where} "
-                f"({self.describe(exc)}); check the model name, base_url and the key in ${self.key_env}")
+            raise self._fatal_error(fatal[0])
         return list(out)
 
     def run(self, requests: list[Request]) -> list[Response]:
         if not requests:
             return []
-        if self._loop is None:
-            self._loop = LoopThread()
-        self.calls += len(requests)
-        return self._loop.run(self._run_all(requests))
+        return shared_loop().run(self._run_all(requests))
 
     def close(self) -> None:
-        if self._loop is None:
-            return
         client, self._client = self._client, None
+        loop, self._loop = self._loop, None
+        self._slots = None
         closer = getattr(client, "close", None) or getattr(client, "aclose", None)
-        if closer is not None:
-            try:
-                result = closer()
-                if asyncio.iscoroutine(result):
-                    self._loop.run(result)
-            except Exception as exc:  # closing must not mask the run's outcome
-                log.debug("%s: closing the client failed: %s", self.backend, self.scrub(str(exc)))
-        self._loop.close()
-        self._loop = None
+        if closer is None or loop is None or loop.is_closed():
+            return
+        shared = shared_loop()
+        if shared.loop is not loop:  # the loop it was made on is gone: nothing left to close on
+            return
+        try:
+            result = closer()
+            if asyncio.iscoroutine(result):
+                shared.run(result)
+        except Exception as exc:  # closing must not mask the run's outcome
+            log.debug("%s: closing the client failed: %s", self.backend, self.scrub(str(exc)))

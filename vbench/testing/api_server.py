@@ -7,7 +7,9 @@ log-probs, or a distribution over whole answers that a toy tokenizer splitting d
 log-probs). Like ``vllm serve``, the OpenAI route can return ``prompt_logprobs`` and continue a final
 assistant message (``continue_final_message``); like OpenAI, it can instead refuse those arguments. Latency and faults can be injected: 429 with Retry-After, 500, dropped connections
 (closed without a response) and hangs longer than the client's timeout, at a random rate and/or by a
-deterministic rule per prompt and attempt. Every attempt is logged for the tests to inspect.
+deterministic rule per prompt and attempt. Latency can also vary per request, deterministically from its
+seed: a uniform jitter and a share of stragglers answering much later (``request_latency``). Every
+attempt is logged (with when it was answered) for the tests to inspect.
 """
 from __future__ import annotations
 
@@ -111,6 +113,28 @@ class Event:
     outcome: str  # "ok" or a fault kind or an HTTP status
     t: float
     prompt: Prompt
+    answered: float | None = None  # time.monotonic() when the answer was written (None: never)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Seconds before answering: ``base`` + ``jitter`` × u + (``slow`` if the request is a straggler),
+    where u and straggling are drawn from the request's seed (else its key): the same request always
+    takes the same time, so a benchmark can compute the critical path from the records' seeds."""
+
+    base: float = 0.0
+    jitter: float = 0.0
+    slow_rate: float = 0.0
+    slow: float = 0.0
+
+    def of(self, token: str) -> float:
+        h = hashlib.sha256(f"latency|{token}".encode()).digest()
+        u, v = int.from_bytes(h[:4], "big") / 2**32, int.from_bytes(h[4:8], "big") / 2**32
+        return self.base + self.jitter * u + (self.slow if v < self.slow_rate else 0.0)
+
+
+def request_latency(latency: Latency, prompt: Prompt) -> float:
+    return latency.of(str(prompt.seed) if prompt.seed is not None else prompt.key())
 
 
 def _data_url_bytes(url: str) -> bytes:
@@ -180,12 +204,12 @@ def _parse_gemini(body: dict, headers, model: str) -> Prompt:
 class FakeAPIServer:
     """Start with ``with FakeAPIServer(...) as srv:``; ``srv.openai_url`` etc. are the SDK base URLs."""
 
-    def __init__(self, brain: Brain = rating_brain, latency: float = 0.0, faults: Faults | None = None,
+    def __init__(self, brain: Brain = rating_brain, latency: float | Latency = 0.0, faults: Faults | None = None,
                  logprobs: str = "return", echo_key: bool = False, port: int = 0, prompt_logprobs: str = "reject"):
         self.brain = brain
         # "return" (like vllm serve) | "reject" (400, like OpenAI) | "ignore" (answers without them)
         self.prompt_logprobs = prompt_logprobs
-        self.latency = latency
+        self.latency = latency if isinstance(latency, Latency) else Latency(base=latency)
         self.faults = faults or Faults()
         self.logprobs = logprobs  # "return" | "ignore" | "reject" (400 when asked for logprobs)
         self.echo_key = echo_key  # 401 whose message quotes the key, to test scrubbing
@@ -294,9 +318,11 @@ class FakeAPIServer:
         if fault is None and self.prompt_logprobs == "reject" and (prompt.prompt_logprobs is not None
                                                                    or prompt.reply_prefix is not None):
             fault = "400-prompt_logprobs"
-        self.events.append(Event(prompt.wire, key, attempt, fault or "ok", time.monotonic(), prompt))
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        event = Event(prompt.wire, key, attempt, fault or "ok", time.monotonic(), prompt)
+        self.events.append(event)
+        wait = request_latency(self.latency, prompt)
+        if wait:
+            await asyncio.sleep(wait)
         if fault in ("drop", "timeout"):
             if fault == "timeout":
                 await asyncio.sleep(self.faults.hang)
@@ -312,7 +338,9 @@ class FakeAPIServer:
                        "400-prompt_logprobs": "Unrecognized request argument supplied: prompt_logprobs",
                        "401": f"Incorrect API key provided: {prompt.api_key}"}.get(fault, fault)
             return web.json_response(self._error_body(prompt.wire, status, message), status=status, headers=headers)
-        return web.json_response(self._ok_body(prompt, self.brain(prompt)))
+        response = web.json_response(self._ok_body(prompt, self.brain(prompt)))
+        event.answered = time.monotonic()
+        return response
 
     @staticmethod
     def _error_body(wire: str, status: int, message: str) -> dict:
@@ -379,12 +407,15 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="loopback fake OpenAI/Anthropic/Gemini server")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--latency", type=float, default=0.0)
+    p.add_argument("--jitter", type=float, default=0.0, help="extra latency up to this many seconds, per request")
+    p.add_argument("--slow-rate", type=float, default=0.0, help="share of requests that are stragglers")
+    p.add_argument("--slow", type=float, default=0.0, help="a straggler's extra latency, seconds")
     p.add_argument("--fault-rate", type=float, default=0.0)
     p.add_argument("--hang", type=float, default=3.0)
     p.add_argument("--retry-after", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    srv = FakeAPIServer(latency=a.latency, port=a.port,
+    srv = FakeAPIServer(latency=Latency(a.latency, a.jitter, a.slow_rate, a.slow), port=a.port,
                         faults=Faults(rate=a.fault_rate, hang=a.hang, retry_after=a.retry_after, seed=a.seed)).start()
     print(srv.port, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
