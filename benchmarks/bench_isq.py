@@ -1,7 +1,11 @@
 """isq_induction figures: the recommender step, and the default design end to end.
 
-1. Recommender: 1,000 concurrent trials over a 50k-item corpus (512-d embeddings), one batched step
-   per scroll, scripted viewers; wall and CPU time per step.
+1. Recommender: a 50k-item corpus (512-d embeddings), scripted viewers that watch one value. Every
+   trial picks each scroll from all its answers so far and advances on its own, so the cost that
+   matters is one scroll of one trial (next_item + feedback): measured for one trial at a time, and
+   for 1,000 trials advancing independently in a random interleaving (their states stay live side by
+   side, as in a run). Wall and CPU time per scroll; ×1,000 gives the cost of one scroll of 1,000
+   trials, comparable with the batched lockstep step of task versions before 3.0.
 2. Design: 3 platforms × 3 strategies × 10 trials × S scrolls through `vbench.evaluate` with a cold
    cache: wall time, requests/s, scheduler steps (lockstep: = S, not S × trials), time inside
    Runner.run vs everything else. The full default design (S = 100, 24,000 requests) runs on the
@@ -31,30 +35,48 @@ from vbench.tasks.isq_induction.synthetic_corpus import build_synthetic_corpus, 
 from vbench.tasks.isq_induction.task import PLATFORMS  # noqa: E402
 
 
-def recommender(n_per_value: int = 5_000, dim: int = 512, trials: int = 1_000, scrolls: int = 100) -> None:
+def _scroll_times(feeds: list, order: np.ndarray, values: np.ndarray, liked: np.ndarray,
+                  shown: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Advance ``feeds[t]`` once per entry of ``order``; per-scroll wall times, total wall and CPU."""
+    wall = np.empty(order.size)
+    done = np.zeros(len(feeds), np.int64)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for k, t in enumerate(order):
+        start = time.perf_counter()
+        item = feeds[t].next_item()
+        feeds[t].feedback(bool(values[item] == liked[t]))
+        wall[k] = time.perf_counter() - start
+        shown[t, done[t]] = item
+        done[t] += 1
+    return wall, time.perf_counter() - t0, time.process_time() - c0
+
+
+def recommender(n_per_value: int = 5_000, dim: int = 512, trials: int = 1_000, scrolls: int = 100,
+                solo: int = 50) -> None:
     emb, values, _ = synthetic_embeddings(n_per_value, dim, seed=0)
     t = time.perf_counter()
     vecs = project(emb, int(PLATFORMS["space"]["pca_dim"]))
     space = build_space("all", np.arange(values.size), vecs, seed=0)
     print(f"[recommender] corpus {values.size} × {dim}: PCA + {space.n_topics} k-means topics built in "
-          f"{time.perf_counter() - t:.2f}s (once per run)")
+          f"{time.perf_counter() - t:.2f}s (once per run); load average {os.getloadavg()[0]:.2f}")
     for name in ("tiktok", "youtube"):
-        sim = FeedSimulator(space, PlatformProfile(**PLATFORMS["profiles"][name]), scrolls, capacity=trials)
-        rows = [sim.register(1000 + i) for i in range(trials)]
+        sim = FeedSimulator(space, PlatformProfile(**PLATFORMS["profiles"][name]), scrolls)
         liked = np.arange(trials) % 10
-        wall, cpu, shown = [], [], np.zeros((trials, scrolls), np.int64)
-        for s in range(scrolls):
-            t, c = time.perf_counter(), time.process_time()
-            items = [sim.next_item(r) for r in rows]  # the first call computes the step for all trials
-            wall.append(time.perf_counter() - t)
-            cpu.append(time.process_time() - c)
-            shown[:, s] = items
-            for r, item in zip(rows, items):
-                sim.feedback(r, values[item] == liked[r])
-        wall_ms, cpu_ms = np.array(wall) * 1e3, np.array(cpu) * 1e3
+        # one trial at a time: each runs its 100 scrolls before the next starts
+        shown = np.zeros((solo, scrolls), np.int64)
+        order = np.repeat(np.arange(solo), scrolls)
+        one, _, _ = _scroll_times([sim.start(1000 + i) for i in range(solo)], order, values, liked, shown)
+        # 1,000 live trials, each scroll of a randomly chosen one: no batching, no shared state
+        shown = np.zeros((trials, scrolls), np.int64)
+        order = np.random.default_rng(0).permutation(np.repeat(np.arange(trials), scrolls))
+        many, wall, cpu = _scroll_times([sim.start(1000 + i) for i in range(trials)], order, values, liked, shown)
+        us_one, us_many = one * 1e6, many * 1e6
         hit = values[shown] == liked[:, None]
-        print(f"[recommender] {name}: {trials} trials, step wall median {np.median(wall_ms):.1f} ms "
-              f"(p90 {np.percentile(wall_ms, 90):.1f}, max {wall_ms.max():.1f}), CPU median {np.median(cpu_ms):.1f} ms; "
+        print(f"[recommender] {name}: one trial: scroll wall median {np.median(us_one):.0f} µs "
+              f"(p90 {np.percentile(us_one, 90):.0f}) over {solo} trials × {scrolls} scrolls; "
+              f"{trials} interleaved trials: median {np.median(us_many):.0f} µs (p90 {np.percentile(us_many, 90):.0f}), "
+              f"mean wall {wall / order.size * 1e6:.0f} µs, CPU {cpu / order.size * 1e6:.0f} µs per scroll "
+              f"→ {wall / scrolls * 1e3:.1f} ms wall ({cpu / scrolls * 1e3:.1f} ms CPU) per scroll of all {trials}; "
               f"planted-value share first/last half {hit[:, :scrolls // 2].mean():.2f}/{hit[:, scrolls // 2:].mean():.2f}")
 
 

@@ -111,7 +111,6 @@ def main() -> None:
     ap.add_argument("--no-parity", action="store_true", help="skip the transformers comparison")
     a = ap.parse_args()
 
-    import vbench.evaluator as ev
     from vbench.data.synthetic import build_synthetic_avatars
     from vbench.evaluator import evaluate
     from vbench.runners.factory import build_runner
@@ -130,19 +129,11 @@ def main() -> None:
     print(f"engine start: {time.perf_counter() - s:.1f} s ({model})")
 
     batches, orig_run = _record(runner)
-    close = runner.close
-    runner.close = lambda: None
-    def shared(model, model_args, store, *args, **kwargs):
-        runner.store = store
-        return runner
-
-    real_build, ev.build_runner = ev.build_runner, shared
     s = time.perf_counter()
-    evaluate("vllm", tasks="ultimatum_pair", dataset=str(data), limit=a.games, repeats=1,
+    evaluate(runner, tasks="ultimatum_pair", dataset=str(data), limit=a.games, repeats=1,
              gen_kwargs=f"max_tokens={a.max_tokens}", output_path=tmp / "out", cache_dir=tmp / "cache",
              show_progress=False)
     wall = time.perf_counter() - s
-    ev.build_runner = real_build
     n_req = sum(len(b) for b in batches)
     print(f"ultimatum_pair through the evaluator: {a.games} games, {n_req} requests in {len(batches)} batches, "
           f"{wall:.1f} s = {n_req / wall:.2f} requests/s")
@@ -157,7 +148,7 @@ def main() -> None:
           f"({(r['runner_s'] - r['inside_chat_s']) / r['runner_s']:.1%} of its time)")
     if not a.no_parity and a.model is None:
         parity(model, runner)
-    close()
+    runner.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`vbench.evaluate`: the Python API behind `vbench eval`.
 
-Order matters for "nothing half-written": names, arguments, models (cheap construction) and every
-sample are validated before the output folder is touched; weights load only on the first cache miss.
+Order matters for "nothing half-written": settings (one ``EvalConfig``), names, models (cheap
+construction) and every sample are validated before the output folder is touched; weights load only on
+the first cache miss. The run's store, cache and runners belong to one ``Session``, closed on every exit.
 """
 from __future__ import annotations
 
@@ -16,19 +17,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vbench.args import parse_kv, redact, validate_args
+from vbench.config import EvalConfig
 from vbench.data.sources import check_dataset_source
 from vbench.errors import UsageError
-from vbench.images import ImageStore, default_store, default_store_dir, write_store_pointer
+from vbench.images import write_store_pointer
 from vbench.leaderboard.synthetic import synthetic_reasons
 from vbench.output_lock import OutputLock
 from vbench.registry import TASKS
 from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
-from vbench.runners.base import Runner
-from vbench.runners.cache import ResponseCache
-from vbench.runners.factory import build_runner
 from vbench.planning import episode_specs, plan
-from vbench.runners.scheduler import Scheduler
+from vbench.runners.base import Runner
 from vbench.samples_log import SamplesLog
+from vbench.session import Session
+from vbench.scale.shards import shard_dir_name, shard_spec
 from vbench.tasks.base import Task, TaskContext, stable_hash
 from vbench.types import GenParams, Record
 from vbench.version import __version__, git_commit
@@ -72,115 +73,100 @@ def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def evaluate(
-    model: str = "hf",
-    model_args: str | dict | None = None,
-    tasks: str | list[str] = (),
-    *,
-    model_roles: dict[str, tuple[str, str | dict | None]] | None = None,
-    backend: str | None = None,
-    max_concurrency: int | None = None,
-    dataset: str | None = None,
-    limit: int | None = None,
-    batch_size: int | str = "auto",
-    seed: int = 0,
-    repeats: int | None = None,
-    output_path: str | Path = "results",
-    gen_kwargs: str | dict | None = None,
-    task_args: str | dict | None = None,
-    use_cache: bool = True,
-    cache_dir: str | Path | None = None,
-    skip_bad_samples: bool = False,
-    overwrite: bool = False,
-    show_progress: bool = True,
-    command: list[str] | None = None,
-    on_results: Callable[[RunResults], None] | None = None,
-) -> dict[str, RunResults]:
-    """Evaluate one model (or several roles) on tasks; returns {task name: RunResults}."""
-    task_names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
-    if not task_names:
+def evaluate(model: str | Runner | None = None, model_args: str | dict | None = None,
+             tasks: str | Task | list[str | Task] | None = None, *, config: EvalConfig | None = None,
+             command: list[str] | None = None, on_results: Callable[[RunResults], None] | None = None,
+             **settings: Any) -> dict[str, RunResults]:
+    """Evaluate one model (or several roles) on tasks; returns {task name: RunResults}.
+
+    Settings are ``EvalConfig``'s fields: pass ``config=`` and/or keywords (keywords win). ``model`` and
+    role models may be Runner instances (used, not closed), ``tasks`` may hold Task instances (they run
+    with their own options and context, on this run's image store).
+    """
+    given = {k: v for k, v in (("model", model), ("model_args", model_args), ("tasks", tasks)) if v is not None}
+    cfg = (config.updated(**given, **settings) if config is not None
+           else EvalConfig.build({**given, **settings}))
+    if not cfg.tasks:
         raise UsageError("no task given (use --tasks NAME[,NAME]; `vbench ls tasks` lists them)")
-    if limit is not None and limit < 1:
-        raise UsageError("--limit must be a positive integer")
-    if repeats is not None and repeats < 1:
-        raise UsageError("--repeats must be a positive integer")
-    for t in task_names:
-        TASKS.resolve(t)
-    overrides = parse_gen_kwargs(gen_kwargs)
-    check_dataset_source(dataset)  # a typo or an unreachable Hub: one line in seconds, before heavy imports
+    for t in cfg.tasks:
+        if isinstance(t, str):
+            TASKS.resolve(t)
+    overrides = parse_gen_kwargs(cfg.gen_kwargs)
+    check_dataset_source(cfg.dataset)  # a typo or an unreachable Hub: one line in seconds, before heavy imports
 
-    cache_root = Path(cache_dir) if cache_dir else default_store_dir().parent
-    store = ImageStore(cache_root / "images") if cache_dir else default_store()
-    if max_concurrency is not None and max_concurrency < 1:
-        raise UsageError("--max_concurrency must be a positive integer")
-    runners: dict[str, Runner] = {"default": build_runner(model, model_args, store, batch_size, backend=backend,
-                                                          max_concurrency=max_concurrency)}
-    for role, (role_model, role_args) in (model_roles or {}).items():  # --backend: only aliases that offer it
-        runners[role] = build_runner(role_model, role_args, store, batch_size, backend=backend,
-                                     strict_backend=False, max_concurrency=max_concurrency)
-    ctx = TaskContext(store=store, dataset=dataset, limit=limit, seed=seed, skip_bad_samples=skip_bad_samples,
-                      models={role: r.model_name for role, r in runners.items()})
-    built = [build_task(t, task_args, ctx) for t in task_names]
-    for task in built:
-        extra_roles = set(runners) - {"default"} - set(task.roles)
-        if extra_roles:
-            raise UsageError(f"task {task.name} has no role {sorted(extra_roles)[0]!r} (roles: {', '.join(task.roles)})")
-    prepared = [(task, task.samples()) for task in built]  # all input validated before any output
+    with Session.for_config(cfg) as session:
+        session.add_runner("default", cfg.model, cfg.model_args)
+        for role, role_model in cfg.model_roles.items():  # --backend: only aliases that offer it
+            session.add_runner(role, role_model.model, role_model.model_args, strict_backend=False)
+        runners = session.runners
+        ctx = TaskContext(store=session.store, dataset=cfg.dataset, limit=cfg.limit, seed=cfg.seed,
+                          skip_bad_samples=cfg.skip_bad_samples,
+                          models={role: r.model_name for role, r in runners.items()})
+        built = [_adopt(t, session, ctx) if isinstance(t, Task) else build_task(t, cfg.task_args, ctx)
+                 for t in cfg.tasks]
+        for task in built:
+            extra_roles = set(runners) - {"default"} - set(task.roles)
+            if extra_roles:
+                raise UsageError(f"task {task.name} has no role {sorted(extra_roles)[0]!r} (roles: {', '.join(task.roles)})")
+        prepared = [(task, task.samples()) for task in built]  # all input validated before any output
 
-    cache = ResponseCache(cache_root / "cache.sqlite") if use_cache else None
-    model_slug = slug("__".join(f"{r}={runners[r].model_name}" if r != "default" else runners[r].model_name
-                                for r in sorted(runners)))
-    results: dict[str, RunResults] = {}
-    try:
+        model_slug = slug("__".join(f"{r}={runners[r].model_name}" if r != "default" else runners[r].model_name
+                                    for r in sorted(runners)))
+        model_name = cfg.model.backend if isinstance(cfg.model, Runner) else cfg.model
+        results: dict[str, RunResults] = {}
         for task, samples in prepared:
-            res = _run_task(task, samples, model, runners, cache, overrides, seed,
-                            repeats or task.default_repeats, batch_size, limit,
-                            Path(output_path) / model_slug / task.name, overwrite, show_progress, command)
+            res = _run_task(task, samples, cfg, session, model_name, overrides,
+                            Path(cfg.output_path) / model_slug / task.name
+                            / (shard_dir_name(cfg.shard_part) if cfg.shard_part else ""), command)
             results[task.name] = res
             if on_results:
                 on_results(res)
-    finally:
-        if cache is not None:
-            cache.close()
-        for runner in runners.values():
-            runner.close()
     return results
 
 
-def _run_task(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
-              seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool,
-              show_progress: bool, command: list[str] | None) -> RunResults:
+def _adopt(task: Task, session: Session, ctx: TaskContext) -> Task:
+    """A Task instance joins the run: its images go to the run's store; its models are the run's, unless set."""
+    task.ctx.store = session.store
+    if not task.ctx.models:
+        task.ctx.models = dict(ctx.models)
+    return task
+
+
+def _run_task(task: Task, samples, cfg: EvalConfig, session: Session, model_name: str, overrides: dict,
+              out_dir: Path, command: list[str] | None) -> RunResults:
     started, t0 = _now(), time.perf_counter()
     options = task.options.model_dump(mode="json")
-    fingerprints = {role: r.fingerprint for role, r in sorted(runners.items())}
+    repeats = cfg.repeats or task.default_repeats
+    fingerprints = {role: r.fingerprint for role, r in sorted(session.runners.items())}
     spec_hash = stable_hash({"task": task.name, "version": task.version, "prompts": task.prompt_set_hash(),
-                             "options": options, "models": fingerprints, "seed": seed, "repeats": repeats,
+                             "options": options, "models": fingerprints, "seed": task.ctx.seed, "repeats": repeats,
                              "gen": overrides, "dataset": task.ctx.dataset})
     with OutputLock(out_dir):
-        return _run_locked(task, samples, model_name, runners, cache, overrides, seed, repeats, batch_size, limit,
-                           out_dir, overwrite, show_progress, command, spec_hash, started, t0, options)
+        return _run_locked(task, samples, cfg, session, model_name, overrides, repeats, out_dir, command,
+                           spec_hash, started, t0, options)
 
 
-def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner], cache, overrides: dict,
-                seed: int, repeats: int, batch_size, limit, out_dir: Path, overwrite: bool, show_progress: bool,
-                command: list[str] | None, spec_hash: str, started: str, t0: float, options: dict) -> RunResults:
+def _run_locked(task: Task, samples, cfg: EvalConfig, session: Session, model_name: str, overrides: dict,
+                repeats: int, out_dir: Path, command: list[str] | None, spec_hash: str, started: str, t0: float,
+                options: dict) -> RunResults:
+    runners, seed, show_progress = session.runners, task.ctx.seed, cfg.show_progress
     log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
-    if overwrite:
+    if cfg.overwrite:
         log.remove()
     previous = log.read()
     invocation = f"{started}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # unique even for two runs in one second
     done = {r.episode_id: r for r in previous if r.status == "ok"}
 
-    planned = plan([s.id for s in samples], repeats, seed, task.name)
-    total = len(samples) * repeats
+    planned = plan([s.id for s in samples], repeats, seed, task.name, shard=cfg.shard_part)
+    total = len(planned)
     new_records: list[Record] = []
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, initial=len(done), desc=task.name, unit="ep", file=sys.stderr, leave=False)
-    scheduler = Scheduler(runners, cache, overrides, spec_hash=spec_hash, task_name=task.name,
-                          progress=bar.update if bar else None)
+    scheduler = session.scheduler(gen_overrides=overrides, spec_hash=spec_hash, task_name=task.name,
+                                  progress=bar.update if bar else None)
     def on_record(rec: Record) -> None:
         log.append(rec)
         new_records.append(rec)
@@ -215,9 +201,10 @@ def _run_locked(task: Task, samples, model_name: str, runners: dict[str, Runner]
                       dataset=task.ctx.dataset, dataset_fingerprint=task.dataset_fingerprint(), options=options),
         model=_model_spec(model_name, main),
         roles={role: _model_spec(role, r) for role, r in runners.items() if role != "default"},
-        run=RunSpec(seed=seed, limit=limit, repeats=repeats, batch_size=batch_size, gen_kwargs=overrides,
+        run=RunSpec(seed=seed, limit=task.ctx.limit, repeats=repeats, batch_size=cfg.batch_size, gen_kwargs=overrides,
                     command=command or [], started_at=started, finished_at=_now(),
-                    duration_s=round(time.perf_counter() - t0, 3)),
+                    duration_s=round(time.perf_counter() - t0, 3),
+                    shard=shard_spec(cfg.shard_part, [s.id for s in samples], repeats)),
         counts=Counts(n_samples=len(samples), n_episodes=len(all_records), n_ok=len(ok), n_error=n_err,
                       error_rate=n_err / max(1, len(all_records)), n_skipped_samples=len(task.skipped),
                       parse_failure_rate=(1 - sum(parse_flags) / len(parse_flags)) if parse_flags else None,

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -17,6 +18,9 @@ from vbench.types import ImagePart
 
 class ImageError(ValueError):
     """An image that cannot be decoded or found."""
+
+
+_OBJECT_AT = re.compile(r" object at 0x[0-9a-fA-F]+")  # PIL names the BytesIO it read: a new address each run
 
 
 def check_decodes(data: bytes) -> None:
@@ -34,7 +38,7 @@ def check_decodes(data: bytes) -> None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"image too large to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"corrupt image ({exc.__class__.__name__}: {exc})") from None
+        raise ImageError(f"corrupt image ({exc.__class__.__name__}: {_OBJECT_AT.sub(' object', str(exc))})") from None
 
 
 def default_store_dir() -> Path:

@@ -32,6 +32,15 @@ class ModelSpec(BaseModel):
     choice_scoring: str | None = Field(None, description="how `choose` requests were scored (runs scored differently never share a board)")
 
 
+class ShardSpec(BaseModel):
+    """Part ``index`` of ``count`` of a run (``vbench eval --shard I/N``); ``vbench merge`` joins the parts."""
+
+    model_config = ConfigDict(extra="forbid")
+    index: int = Field(ge=1)
+    count: int = Field(ge=1)
+    plan_digest: str = Field(description="sha256 of every episode id of the whole run, in order")
+
+
 class RunSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int
@@ -43,6 +52,7 @@ class RunSpec(BaseModel):
     started_at: str
     finished_at: str
     duration_s: float
+    shard: ShardSpec | None = Field(None, description="set on one shard of a sharded run; null for a whole run")
 
 
 class Counts(BaseModel):

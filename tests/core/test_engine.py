@@ -277,3 +277,40 @@ def test_seeds_come_from_the_episode_not_the_arrival_order():
         seeds[salt] = sorted(sent)
     assert seeds[5] == seeds[6]
     assert len({s for _, s in seeds[5]}) == len(seeds[5])
+
+
+class BatchSensitive(Runner):
+    """A batch runner whose answers depend on their batch-mates, as a local model's last bits do (padding),
+    and whose batches take a random time drawn from (batch, salt): thread timing differs per salt."""
+
+    backend = "batch-sensitive"
+
+    def __init__(self, salt: int, batch_size: int = 3):
+        super().__init__(RunnerArgs(), batch_size=batch_size)
+        self.salt = salt
+        self.batches: list[tuple[str, ...]] = []
+
+    def run(self, requests):
+        import time
+
+        names = tuple(r.messages[-1].text for r in requests)
+        h = hashlib.sha256(f"{self.salt}|{names}".encode()).digest()
+        time.sleep(0.03 * h[0] / 255)
+        self.batches.append(names)
+        mates = hashlib.sha256("|".join(names).encode()).hexdigest()[:6]
+        return [Response(text=f"{n}@{mates}") for n in names]
+
+
+def test_batch_runner_rounds_do_not_depend_on_thread_timing():
+    """Which requests share a batch follows from the run alone: with answers that depend on batch-mates
+    and random batch durations, every run batches (and so answers) the same way."""
+    results = []
+    for salt in (1, 2, 3):
+        runner = BatchSensitive(salt)
+        records = []
+        specs = [EpisodeSpec(episode_id=f"e{i}", index=i, sample={}, gen=_turns(f"e{i}", 2 + i % 3))
+                 for i in range(7)]
+        Scheduler({"default": runner}, max_live=5).run(specs, records.append)
+        results.append(([r.outputs for r in records], runner.batches))
+    assert results[0] == results[1] == results[2]
+    assert any(len(b) > 1 for b in results[0][1])  # requests of different episodes did share batches

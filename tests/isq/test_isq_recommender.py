@@ -17,19 +17,26 @@ def world():
     return space, values
 
 
-def play(space, profile, seeds, viewer, scrolls, lockstep_with=()):
-    """Run trials in lockstep; viewer(trial_index, corpus_row) -> watched. Returns [trials, scrolls] rows."""
+def play(space, profile, seeds, viewer, scrolls, order="lockstep"):
+    """Run one trial per seed; viewer(trial_index, corpus_row) -> watched. Returns [trials, scrolls] rows.
+
+    ``order``: "lockstep" (every trial one scroll, then the next scroll), "sequential" (each trial to
+    its end, last trial first) or an int seed of a random interleaving."""
     sim = FeedSimulator(space, profile, scrolls)
-    rows = [sim.register(s) for s in seeds]
-    extra = [sim.register(s) for s in lockstep_with]
-    shown = np.zeros((len(rows), scrolls), np.int64)
-    for s in range(scrolls):
-        items = {r: sim.next_item(r) for r in rows + extra}
-        for t, r in enumerate(rows):
-            shown[t, s] = items[r]
-            sim.feedback(r, viewer(t, items[r]))
-        for r in extra:
-            sim.feedback(r, bool(items[r] % 2))
+    feeds = [sim.start(s) for s in seeds]
+    if order == "lockstep":
+        turns = [t for _ in range(scrolls) for t in range(len(feeds))]
+    elif order == "sequential":
+        turns = [t for t in reversed(range(len(feeds))) for _ in range(scrolls)]
+    else:
+        turns = list(np.random.default_rng(order).permutation(np.repeat(np.arange(len(feeds)), scrolls)))
+    shown = np.zeros((len(feeds), scrolls), np.int64)
+    done = [0] * len(feeds)
+    for t in turns:
+        item = feeds[t].next_item()
+        shown[t, done[t]] = item
+        feeds[t].feedback(bool(viewer(t, item)))
+        done[t] += 1
     return shown
 
 
@@ -40,30 +47,34 @@ def test_never_shows_an_item_twice_even_when_it_must_show_all(world):
         assert sorted(row) == list(range(space.n))
 
 
-def test_deterministic_given_the_seed_and_independent_of_other_trials(world):
+def test_deterministic_given_the_seed_whatever_the_other_trials_and_the_interleaving(world):
     space, values = world
-    viewer = lambda t, i: values[i] in (2, 5)  # noqa: E731
-    a = play(space, PROFILES["youtube"], [7], viewer, 40)
-    b = play(space, PROFILES["youtube"], [7], viewer, 40, lockstep_with=[8, 9, 10, 11])
-    c = play(space, PROFILES["youtube"], [99], viewer, 40)
-    assert (a == b).all()
-    assert (a != c).any()
+    viewer = lambda t, i: values[i] in (2 + t % 3, 5)  # noqa: E731
+    seeds = [7, 8, 9, 10, 11]
+    lockstep = play(space, PROFILES["youtube"], seeds, viewer, 40)
+    for order in ("sequential", 0, 1):
+        assert (play(space, PROFILES["youtube"], seeds, viewer, 40, order) == lockstep).all(), order
+    alone = play(space, PROFILES["youtube"], [7], viewer, 40)
+    assert (alone[0] == lockstep[0]).all()
+    assert (play(space, PROFILES["youtube"], [99], viewer, 40) != alone).any()
 
 
-def test_learns_only_from_feedback_with_a_one_scroll_prefetch(world):
+def test_the_next_scroll_reacts_to_the_answer_just_given(world):
+    """No lookahead: one watch at scroll 10 leaves scrolls <= 10 alone and, for some seeds, changes scroll 11."""
     space, values = world
-    base = play(space, PROFILES["tiktok"], [5], lambda t, i: False, 30)[0]
-    changed_at = 10
-    seq = {"n": 0}
+    changed_at, seeds = 10, range(20)
+    base = play(space, PROFILES["tiktok"], seeds, lambda t, i: False, 30)
+    counts = [0] * len(seeds)
 
     def viewer(t, i):
-        seq["n"] += 1
-        return seq["n"] - 1 == changed_at  # one watch, at scroll index 10
+        counts[t] += 1
+        return counts[t] - 1 == changed_at
 
-    other = play(space, PROFILES["tiktok"], [5], viewer, 30)[0]
-    # the watch at scroll 10 cannot change scrolls <= 11 (item 11 was buffered while 10 was on screen)
-    assert (other[: changed_at + 2] == base[: changed_at + 2]).all()
-    assert (other[changed_at + 2:] != base[changed_at + 2:]).any()
+    other = play(space, PROFILES["tiktok"], seeds, viewer, 30)
+    assert (other[:, : changed_at + 1] == base[:, : changed_at + 1]).all()
+    # a feed that buffered one item ahead could not differ at scroll 11 for any seed
+    assert (other[:, changed_at + 1] != base[:, changed_at + 1]).any()
+    assert (other[:, changed_at + 1:] != base[:, changed_at + 1:]).any(axis=1).mean() > 0.5
 
 
 @pytest.mark.parametrize("platform", sorted(PROFILES))
@@ -90,29 +101,41 @@ def test_platforms_differ_in_how_fast_they_adapt(world):
 
 def test_replace_current_draws_another_unseen_item(world):
     space, _ = world
-    sim = FeedSimulator(space, PROFILES["instagram"], 10)
-    row = sim.register(4)
-    first = sim.next_item(row)
-    again = sim.replace_current(row)
+    feed = FeedSimulator(space, PROFILES["instagram"], 10).start(4)
+    first = feed.next_item()
+    again = feed.replace_current()
     assert again != first
-    sim.feedback(row, True)
-    later = [sim.next_item(row)]
-    sim.feedback(row, True)
-    later.append(sim.next_item(row))
+    feed.feedback(True)
+    later = [feed.next_item()]
+    feed.feedback(True)
+    later.append(feed.next_item())
     assert first not in later and again not in later
 
 
 def test_protocol_misuse_is_refused(world):
     space, _ = world
-    sim = FeedSimulator(space, PROFILES["tiktok"], 3)
-    row = sim.register(1)
+    feed = FeedSimulator(space, PROFILES["tiktok"], 2).start(1)
     with pytest.raises(RuntimeError, match="without a shown item"):
-        sim.feedback(row, True)
-    sim.next_item(row)
+        feed.feedback(True)
+    with pytest.raises(RuntimeError, match="no item on screen"):
+        feed.replace_current()
+    feed.next_item()
     with pytest.raises(RuntimeError, match="feedback for scroll 1 is missing"):
-        sim.next_item(row)
+        feed.next_item()
+    feed.feedback(False)
+    with pytest.raises(RuntimeError, match="no item on screen"):
+        feed.replace_current()
+    feed.next_item()
+    feed.feedback(True)
+    with pytest.raises(RuntimeError, match="already seen its 2 scrolls"):
+        feed.next_item()
     with pytest.raises(ValueError, match="need at least as many items"):
         FeedSimulator(space, PROFILES["tiktok"], space.n + 1)
+    unreadable = FeedSimulator(space, PROFILES["tiktok"], 2).start(1)  # every image fails: re-draw them all
+    shown = {unreadable.next_item()} | {unreadable.replace_current() for _ in range(space.n - 1)}
+    assert len(shown) == space.n
+    with pytest.raises(RuntimeError, match="every item of the pool"):
+        unreadable.replace_current()
 
 
 def test_platform_slices_follow_labels():

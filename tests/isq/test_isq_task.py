@@ -17,6 +17,8 @@ from vbench.tasks.isq_induction.feed_corpus import load_feed_corpus
 from vbench.tasks.isq_induction.schwartz import VALUES
 from vbench.types import Record, Response
 
+from tests.isq.conftest import corrupt_images
+
 SMALL = {"trials": 2, "scrolls": 20, "n": 10}
 
 
@@ -47,10 +49,10 @@ def test_default_design_runs_in_lockstep(feed_corpus, tmp_path):
         assert {by_id[i] for i in items} == {label[r.sample["platform"]]}  # the platform's slice
         isq = r.sample["strategy"] == "isq"
         assert len(r.turns) == 20 * (6 if isq else 1)
-    # common random numbers: before any feedback can act, strategies see the same items
+    # common random numbers: before any feedback (the first scroll), strategies see the same item
     first = {}
     for r in records:
-        first.setdefault((r.sample["platform"], r.sample["trial"]), set()).add(tuple(r.outputs["items"][:2]))
+        first.setdefault((r.sample["platform"], r.sample["trial"]), set()).add(r.outputs["items"][0])
     assert all(len(v) == 1 for v in first.values())
     # one persona per trial index, shared by every platform x strategy cell
     personas = {(r.sample["trial"], r.sample["persona_id"]) for r in records}
@@ -179,22 +181,8 @@ def test_structured_isq_is_one_request_per_scroll(feed_corpus, tmp_path):
     assert r.outputs["isq_parts"]["value_expectation"][0] == 6 and all(r.outputs["watched"])
 
 
-def _corrupt(corpus_dir: Path, value: str) -> set[str]:
-    import datasets
-    import shutil
-
-    items = datasets.load_from_disk(str(corpus_dir / "items")).cast_column("image", datasets.Image(decode=False))
-    bad = {i for i, cap in enumerate(items["caption"]) if value.lower() in cap}
-    items = items.map(lambda row, i: {"image": {"bytes": b"not an image", "path": None} if i in bad else row["image"]},
-                      with_indices=True)
-    items.save_to_disk(str(corpus_dir / "items_new"))
-    shutil.rmtree(corpus_dir / "items")
-    (corpus_dir / "items_new").rename(corpus_dir / "items")
-    return {items[i]["id"] for i in bad}
-
-
 def test_unreadable_images_stop_the_trial_or_are_skipped(corpus_copy, tmp_path):
-    bad_ids = _corrupt(corpus_copy, "Power")
+    bad_ids = corrupt_images(corpus_copy, "Power")
     args = {"strategies": "plain", "platforms": "tiktok"}
     res, records, _ = run_eval(corpus_copy, tmp_path / "strict", args)
     assert res.counts.n_error > 0 and "corpus item syn-" in res.errors[0]["error"]

@@ -18,14 +18,10 @@ def avatars4(tmp_path_factory):
 
 
 def test_ultimatum_solo_games_run_on_vllm_end_to_end(vllm_runner, avatars4, tmp_path, monkeypatch):
-    def shared(model, model_args, store, *args, **kwargs):  # the session's engine, on the run's image store
-        monkeypatch.setattr(vllm_runner, "store", store)
-        return vllm_runner
-
-    monkeypatch.setattr(evaluator, "build_runner", shared)
-    monkeypatch.setattr(vllm_runner, "close", lambda: None)  # closed by its fixture, after the session
+    # the session's engine, handed in as a Runner instance: used on the run's image store, closed by its fixture
+    monkeypatch.setattr(vllm_runner, "store", vllm_runner.store)  # restored afterwards
     before = vllm_runner.calls
-    res = evaluator.evaluate("vllm", tasks="ultimatum_solo", dataset=str(avatars4), limit=3, repeats=1,
+    res = evaluator.evaluate(vllm_runner, tasks="ultimatum_solo", dataset=str(avatars4), limit=3, repeats=1,
                              gen_kwargs="max_tokens=16", output_path=tmp_path / "out", cache_dir=tmp_path / "cache",
                              show_progress=False)["ultimatum_solo"]
     assert res.model.backend == "vllm" and vllm_runner.calls > before

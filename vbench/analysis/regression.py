@@ -14,18 +14,20 @@ prints the comparison. Intervals use Student t with G − 1 degrees of freedom (
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Literal, Sequence
+from typing import Any, Hashable, Literal, Mapping, Sequence, TypeGuard
 
 import numpy as np
+
+from vbench.analysis.inputs import Keys, Pairs, Values
 
 PairCov = Literal["jackknife", "dyadic", "twoway"]
 
 
-def _column(values: Sequence[Any]) -> np.ndarray:
+def _column(values: Values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _is_codes(keys: Any) -> bool:
+def _is_codes(keys: object) -> TypeGuard[np.ndarray]:
     return isinstance(keys, np.ndarray) and keys.dtype.kind in "iu"
 
 
@@ -38,7 +40,7 @@ def _codes_missing(keys: Sequence[Hashable]) -> np.ndarray:
     return codes
 
 
-def _pair_codes(pairs: Sequence[tuple[Any, Any]] | np.ndarray) -> np.ndarray:
+def _pair_codes(pairs: Pairs) -> np.ndarray:
     """(n, 2) member codes of one shared pool, −1 for a missing member; an (n, 2) int array passes through."""
     if _is_codes(pairs):
         return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -95,8 +97,8 @@ def member_jackknife_cov(exog: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.n
     return (g - 1) / g * dev.T @ dev, g
 
 
-def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
-        clusters: Sequence[Any] | None = None, *, crossed: Sequence[tuple[Any, Any]] | None = None,
+def ols(y: Values, X: Mapping[str, Values],
+        clusters: Keys | None = None, *, crossed: Pairs | None = None,
         robust: bool = False, unit: str | None = None, pair_cov: PairCov = "jackknife",
         cluster_cov: Literal["jackknife", "cgm"] = "jackknife") -> dict[str, Any]:
     """OLS with an intercept and SEs that respect the unit of analysis (statsmodels fit).
@@ -117,13 +119,14 @@ def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
     keep = ~np.isnan(yv)
     for col in cols.values():
         keep &= ~np.isnan(col)
-    codes = None  # (n,) cluster codes or (n, 2) member codes, -1 = missing
-    if crossed is not None:
-        codes = _pair_codes(crossed)
-        keep &= (codes >= 0).all(axis=1)
+    # (n, 2) member codes or (n,) cluster codes, -1 = missing
+    pair_codes = _pair_codes(crossed) if crossed is not None else None
+    cluster_codes = None
+    if pair_codes is not None:
+        keep &= (pair_codes >= 0).all(axis=1)
     elif clusters is not None:
-        codes = clusters.astype(np.int64) if _is_codes(clusters) else _codes_missing(list(clusters))
-        keep &= codes >= 0
+        cluster_codes = clusters.astype(np.int64) if _is_codes(clusters) else _codes_missing(list(clusters))
+        keep &= cluster_codes >= 0
     n = int(keep.sum())
     names = [k for k in X if np.unique(cols[k][keep]).size > 1]
     dropped = [k for k in X if k not in names]
@@ -133,9 +136,9 @@ def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
                 "reason": "too few rows or no varying regressor"}
     exog = np.column_stack([np.ones(n)] + [cols[k][keep] for k in names])
     model = sm.OLS(yv[keep], exog)
-    cov_type, g, cov = "nonrobust", None, None
-    if crossed is not None:
-        members = np.unique(codes[keep], return_inverse=True)[1].reshape(-1, 2)
+    cov_type, g, cov = "nonrobust", 0, None  # g: clusters or pool members (0: rows are the units)
+    if pair_codes is not None:
+        members = np.unique(pair_codes[keep], return_inverse=True)[1].reshape(-1, 2)
         a, b = members[:, 0], members[:, 1]
         g = int(members.max()) + 1
         fit = model.fit()
@@ -151,8 +154,8 @@ def ols(y: Sequence[float | None], X: dict[str, Sequence[float | None]],
             cov, g = member_jackknife_cov(exog, yv[keep], a, b)
             cov_type = "member-jackknife"
             method = "delete-one-image jackknife (an image leaves in both roles), t(G-1)"
-    elif clusters is not None:
-        groups = np.unique(codes[keep], return_inverse=True)[1]
+    elif cluster_codes is not None:
+        groups = np.unique(cluster_codes[keep], return_inverse=True)[1]
         g = int(groups.max()) + 1
         if g > 2 and cluster_cov == "cgm":
             fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)

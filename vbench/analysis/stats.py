@@ -15,6 +15,7 @@ from typing import Any, Callable, Hashable, Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
+from vbench.analysis.inputs import Keys, Pairs, Values
 from vbench.analysis.regression import ols  # noqa: F401  (re-exported: every task calls stats.ols)
 
 BOOTSTRAP_SEED = 0
@@ -34,12 +35,12 @@ class MetricValue(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-def _clean(values: Sequence[float | None]) -> np.ndarray:
+def _clean(values: Values) -> np.ndarray:
     arr = np.array([v for v in values if v is not None], dtype=float)
     return arr[np.isfinite(arr)]
 
 
-def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], float] = np.mean,
+def bootstrap_ci(values: Values, stat: Callable[[np.ndarray], float] = np.mean,
                  n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED,
                  alpha: float = 0.05) -> tuple[float | None, float | None]:
     """Percentile bootstrap over independent observations, vectorised and seeded."""
@@ -65,12 +66,12 @@ def bootstrap_ci(values: Sequence[float | None], stat: Callable[[np.ndarray], fl
     return float(lo), float(hi)
 
 
-def _floats(values: Sequence[Any]) -> np.ndarray:
+def _floats(values: Values) -> np.ndarray:
     """Values as floats, None → NaN (vectorised: metrics aggregate hundreds of thousands of rounds)."""
     return np.array(values if isinstance(values, np.ndarray) else list(values), dtype=float).reshape(-1)
 
 
-def _key_codes(keys: Sequence[Hashable]) -> np.ndarray:
+def _key_codes(keys: Keys) -> np.ndarray:
     """Integer code per key, −1 for a missing key (None, or a tuple holding None).
 
     An integer array is taken as codes already (callers that aggregate many subsets code keys once).
@@ -95,15 +96,14 @@ def _compact(*codes: np.ndarray) -> tuple[list[np.ndarray], int]:
     return out, int(uniq.size)
 
 
-def _clustered(values: Sequence[float | None], clusters: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray, int]:
+def _clustered(values: Values, clusters: Keys) -> tuple[np.ndarray, np.ndarray, int]:
     arr, codes = _floats(values), _key_codes(clusters if isinstance(clusters, np.ndarray) else list(clusters))
     ok = np.isfinite(arr) & (codes >= 0)
     (codes,), g = _compact(codes[ok])
     return arr[ok], codes, g
 
 
-def _crossed(values: Sequence[float | None], pairs: Sequence[tuple[Hashable, Hashable]]
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _crossed(values: Values, pairs: Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     arr = _floats(values)
     if isinstance(pairs, np.ndarray) and pairs.ndim == 2 and pairs.dtype.kind in "iu":  # coded (n, 2)
         a, b = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
@@ -167,7 +167,7 @@ def _crossed_ci(arr: np.ndarray, a: np.ndarray, b: np.ndarray, g: int, n_boot: i
     return float(lo), float(hi)
 
 
-def cluster_bootstrap_ci(values: Sequence[float | None], clusters: Sequence[Hashable],
+def cluster_bootstrap_ci(values: Values, clusters: Keys,
                          n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED,
                          alpha: float = 0.05) -> tuple[float | None, float | None, int]:
     """Percentile CI of a mean, resampling whole clusters (one-way); returns (low, high, n_clusters).
@@ -179,7 +179,7 @@ def cluster_bootstrap_ci(values: Sequence[float | None], clusters: Sequence[Hash
     return (*_cluster_ci(arr, codes, g, n_boot, seed, alpha), g)
 
 
-def crossed_bootstrap_ci(values: Sequence[float | None], pairs: Sequence[tuple[Hashable, Hashable]],
+def crossed_bootstrap_ci(values: Values, pairs: Pairs,
                          n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED,
                          alpha: float = 0.05) -> tuple[float | None, float | None, int]:
     """Percentile CI of a mean whose observations belong to a pair of members of one pool.
@@ -193,8 +193,8 @@ def crossed_bootstrap_ci(values: Sequence[float | None], pairs: Sequence[tuple[H
     return (*_crossed_ci(arr, a, b, g, n_boot, seed, alpha), g)
 
 
-def mean(values: Sequence[float | None], clusters: Sequence[Hashable] | None = None, *,
-         crossed: Sequence[tuple[Hashable, Hashable]] | None = None, unit: str | None = None,
+def mean(values: Values, clusters: Keys | None = None, *,
+         crossed: Pairs | None = None, unit: str | None = None,
          seed: int = BOOTSTRAP_SEED) -> MetricValue:
     """Mean with a 95% percentile-bootstrap CI that respects the unit of analysis.
 
@@ -223,8 +223,8 @@ def mean(values: Sequence[float | None], clusters: Sequence[Hashable] | None = N
                        extra={"std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0})
 
 
-def rate(flags: Sequence[bool | None], clusters: Sequence[Hashable] | None = None, *,
-         crossed: Sequence[tuple[Hashable, Hashable]] | None = None, unit: str | None = None,
+def rate(flags: Values, clusters: Keys | None = None, *,
+         crossed: Pairs | None = None, unit: str | None = None,
          seed: int = BOOTSTRAP_SEED) -> MetricValue:
     """Share of True among non-missing flags, with a bootstrap CI over ``unit`` (as ``mean``)."""
     return mean([None if f is None else float(bool(f)) for f in flags], clusters, crossed=crossed, unit=unit,

@@ -32,6 +32,8 @@ class LoadResult(BaseModel):
 class _Client:
     def __init__(self, base_url: str, timeout: float = 30.0):
         parts = urlsplit(base_url)
+        if not parts.hostname:
+            raise ValueError(f"not an http://host:port URL: {base_url!r}")
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
         self.conn: http.client.HTTPConnection | None = None
 

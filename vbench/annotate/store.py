@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -74,10 +74,16 @@ _INSERT = ("INSERT INTO ratings (rater_id, item_id, rating, is_check, expected, 
 _MAX_GROUP = 512
 
 
+def _insert(db: sqlite3.Connection, row: tuple) -> int:
+    rid = db.execute(_INSERT, row).lastrowid
+    assert rid is not None  # set by every INSERT that succeeds
+    return rid
+
+
 class _GroupWriter:
     """The single writer thread: drains the queue into one transaction per fsync."""
 
-    def __init__(self, connect):
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self.connect = connect
         self.q: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name="ratings-writer", daemon=True)
@@ -105,21 +111,21 @@ class _GroupWriter:
                     break
                 batch.append(nxt)
             try:
-                ids = [db.execute(_INSERT, row).lastrowid for row, _ in batch]
+                ids = [_insert(db, row) for row, _ in batch]
                 db.commit()
             except Exception:  # never leave a waiting request without an answer
                 db.rollback()
                 for row, fut in batch:  # one bad row must not fail the others
                     try:
-                        rid = db.execute(_INSERT, row).lastrowid
+                        rid = _insert(db, row)
                         db.commit()
-                        fut.set_result(int(rid))
+                        fut.set_result(rid)
                     except Exception as exc:
                         db.rollback()
                         fut.set_exception(exc)
                 continue
             for (_, fut), rid in zip(batch, ids):
-                fut.set_result(int(rid))
+                fut.set_result(rid)
         db.close()
 
     def close(self) -> None:

@@ -135,9 +135,11 @@ def run_verify(args) -> int:
     path, rel, default_to = _locate(args)
     sub, raw = load_checked(path, Limits())
     dest_spec = args.to or default_to
-    if not args.dry_run and not dest_spec:
-        raise UsageError("say where to record the outcome with --to (or use --dry-run)")
-    dest = destination_for(dest_spec) if not args.dry_run else None
+    dest = None
+    if not args.dry_run:
+        if not dest_spec:
+            raise UsageError("say where to record the outcome with --to (or use --dry-run)")
+        dest = destination_for(dest_spec)
     ver = verify(sub, hashlib.sha256(raw).hexdigest(), rel, n=args.n, seed=args.seed, abs_tol=args.tolerance,
                  min_agreement=args.min_agreement, dataset=args.dataset,
                  model_args=parse_kv(args.model_args, "--model_args"), cache_dir=args.cache_dir)

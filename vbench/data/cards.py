@@ -85,10 +85,11 @@ def render_card(ds, base: str, *, context: dict[str, Any] | None = None, data_fi
     import datasets
     from datasets.info import DatasetInfo, DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCard
+    from huggingface_hub import DatasetCard, DatasetCardData
 
     card = DatasetCard(base)
     data = card.data
+    assert isinstance(data, DatasetCardData)  # a DatasetCard's header is always dataset card data
     features = ds.features.copy()
     if "image" in features and isinstance(features["image"], datasets.Image):
         features["image"] = datasets.Image()

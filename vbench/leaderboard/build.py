@@ -64,14 +64,15 @@ def check_file(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
         checked = check_submission(obj, limits)
     except Exception as exc:  # last line of defence: a checker bug must not abort the build
         return {"file": rel, "reasons": [f"check failed: {type(exc).__name__}: {str(exc)[:200]}"]}
-    if not checked.ok:
+    submission = checked.submission
+    if not checked.ok or submission is None:
         return {"file": rel, "reasons": checked.reasons, "sha256": sha}
-    res = checked.submission.results.model_dump(mode="json")
+    res = submission.results.model_dump(mode="json")
     if checked.metrics is not None:
         res["metrics"] = checked.metrics  # show what the records give, not what was typed in
     return {"file": rel, "reasons": [], "sha256": sha, "results": res, "notes": checked.notes,
             "recomputed": checked.recomputed, "digests": checked.digests, "synthetic": checked.synthetic,
-            "packed_at": checked.submission.packed_at}
+            "packed_at": submission.packed_at}
 
 
 def check_files(items: list[tuple[str, Path]], limits: Limits, workers: int | None,

@@ -156,6 +156,9 @@ def range_reasons(res: RunResults, limits: Limits) -> list[str]:
         r.append("counts.error_rate inconsistent with n_error / n_episodes")
     if c.parse_failure_rate is not None and not 0 <= c.parse_failure_rate <= 1:
         r.append("counts.parse_failure_rate outside [0, 1]")
+    if res.run.shard is not None:
+        r.append(f"run is shard {res.run.shard.index}/{res.run.shard.count} of a sharded run, not a whole run: "
+                 "join its shards with `vbench merge` first")
     if res.run.repeats < 1 or (res.run.limit is not None and res.run.limit < 1) or res.run.duration_s < 0:
         r.append("run: repeats/limit must be >= 1 and duration_s >= 0")
     leaves: list[tuple[str, Any]] = []

@@ -5,6 +5,7 @@ from typing import Any
 
 from vbench.leaderboard import charts, views
 from vbench.leaderboard.board import Board, Row
+from vbench.leaderboard.views import Point
 
 MAX_RADARS, MAX_GROUPS, MAX_MODEL_CHARTS = 24, 30, 12
 
@@ -42,17 +43,18 @@ def board_charts(board: Board) -> list[dict[str, Any]]:
             chosen = [r for r in rows if views.chart_points(r.metrics, spec.keys)][:MAX_GROUPS]
             if not chosen:
                 continue
-            series = []
+            series: list[tuple[str, list[Point | None]]] = []
             for alt in spec.keys:
-                pts = [(views.chart_points(r.metrics, [alt]) or [None])[0] for r in chosen]
-                if any(p is not None for p in pts):
-                    series.append((alt.label, pts))
+                firsts = [next(iter(views.chart_points(r.metrics, [alt])), None) for r in chosen]
+                if any(p is not None for p in firsts):
+                    series.append((alt.label, firsts))
             add("coefficients" if spec.kind == "coefficients" else "intervals", spec.title,
                 charts.grouped_bars([_label(r) for r in chosen], series, spec.title, spec.domain,
                                     paper=[r.tier == "paper" for r in chosen]))
         elif spec.kind == "curves":
             for row in rows[:MAX_MODEL_CHARTS]:
-                lines, x_labels = [], []
+                lines: list[tuple[str, list[float | None]]] = []
+                x_labels: list[str] = []
                 for name, points in spec.series.items():
                     x_labels = x_labels or [p.label for p in points]
                     vals = [views.resolve(row.metrics, [p]).value for p in points]

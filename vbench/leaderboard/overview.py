@@ -74,9 +74,11 @@ def build_overview(boards: list[Board]) -> tuple[list[Column], list[OverviewRow]
     rows: dict[tuple[str, bool], OverviewRow] = {}
     for task in tasks:
         board = mains[task]
-        heads = [h for h in board.display.headline if any(r.cell(h).value is not None for r in board.rows)]
+        display = board.display
+        assert display is not None  # main_boards keeps only boards with a display declaration
+        heads = [h for h in display.headline if any(r.cell(h).value is not None for r in board.rows)]
         for i, head in enumerate(heads):
-            columns.append(Column(task, board.display.short, head, board, first_of_task=i == 0,
+            columns.append(Column(task, display.short, head, board, first_of_task=i == 0,
                                   span=len(heads) if i == 0 else 0))
         for row in board.rows:
             paper = row.tier == "paper"

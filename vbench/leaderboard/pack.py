@@ -27,10 +27,17 @@ def find_runs(path: Path, max_depth: int = 4) -> list[Path]:
     if (path / "results.json").is_file():
         return [path / "results.json"]
     found = sorted(p for p in path.rglob("results.json")
-                   if len(p.relative_to(path).parts) <= max_depth and not p.is_symlink())
+                   if len(p.relative_to(path).parts) <= max_depth and not p.is_symlink()
+                   and not _merged_shard(p))
     if not found:
         raise UsageError(f"{path}: no results.json found (give a run folder written by `vbench eval`)")
     return found
+
+
+def _merged_shard(results_path: Path) -> bool:
+    """A shard folder (``<task>/shard-I-of-N/``) whose task folder already holds the merged run."""
+    return (results_path.parent.name.startswith("shard-")
+            and (results_path.parent.parent / "results.json").is_file())
 
 
 def model_folder(sub: Submission) -> str:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vbench.results import SCHEMA_VERSION, RunResults
 
-FORMAT = "vbench-submission"
-FORMAT_VERSION = "1"
-VERIFICATION_FORMAT = "vbench-verification"
+FORMAT: Final = "vbench-submission"
+FORMAT_VERSION: Final = "1"
+VERIFICATION_FORMAT: Final = "vbench-verification"
 SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SHA256 = r"^[0-9a-f]{64}$"

@@ -47,8 +47,8 @@ def model_reasons(spec: ModelSpec, look_at_files: bool) -> list[str]:
     return []
 
 
-def sample_reasons(metas: Iterable[dict[str, Any]]) -> list[str]:
-    """Synthetic markers in the samples' metadata (what every record carries as ``sample``)."""
+def sample_reasons(metas: Iterable[object]) -> list[str]:
+    """Synthetic markers in the samples' metadata (what every record carries as ``sample``; not a dict: skipped)."""
     for i, meta in enumerate(metas):
         if i >= 10_000:
             break

@@ -16,6 +16,7 @@ from typing import Any
 from vbench.errors import UsageError
 from vbench.leaderboard.checks import build_task_for, check_submission
 from vbench.leaderboard.schema import InputError, Limits, Submission, Verification, read_strict
+from vbench.session import Session
 from vbench.version import __version__
 
 
@@ -70,15 +71,14 @@ def _backend(spec) -> str:
     return spec.backend if spec.backend in MODELS else spec.name
 
 
-def _rerun(res, sub: Submission, runners: dict, store, dataset: str | None, n: int, seed: int):
-    """(chosen submitted records, their re-run records by episode id) through the shared Scheduler."""
+def _rerun(res, sub: Submission, session: Session, dataset: str | None, n: int, seed: int):
+    """(chosen submitted records, their re-run records by episode id) through the session's Scheduler."""
     from vbench.evaluator import parse_gen_kwargs
-    from vbench.planning import PlannedEpisode, episode_seed, episode_specs
-    from vbench.runners.scheduler import Scheduler
+    from vbench.planning import episode_specs, plan
     from vbench.types import Record
 
-    task = build_task_for(res, store=store, dataset=dataset,
-                          models={role: r.model_name for role, r in runners.items()})
+    task = build_task_for(res, store=session.store, dataset=dataset,
+                          models={role: r.model_name for role, r in session.runners.items()})
     if task.version != res.task.version:
         raise UsageError(f"the submission used {res.task.name} v{res.task.version}; this vbench has v{task.version}")
     if task.prompt_set_hash() != res.task.prompt_set_hash:
@@ -94,15 +94,19 @@ def _rerun(res, sub: Submission, runners: dict, store, dataset: str | None, n: i
         raise UsageError("the submission has no finished episodes to re-run")
     chosen = random.Random(seed).sample(ok, min(n, len(ok)))
 
+    # the run's own plan (ids, samples, seeds) decides what each chosen episode replays
+    planned_by_id = {p.episode_id: p for p in plan([s.id for s in samples], res.run.repeats, res.run.seed, task.name)}
     for rec in chosen:
-        if rec.index >= len(samples):
-            raise UsageError(f"episode {rec.episode_id}: sample index {rec.index} is not in the dataset")
-    planned = [PlannedEpisode(rec.episode_id, rec.index, rec.repeat,
-                              episode_seed(res.run.seed, task.name, rec.episode_id)) for rec in chosen]
+        p = planned_by_id.get(rec.episode_id)
+        if p is None or (p.index, p.repeat) != (rec.index, rec.repeat):
+            raise UsageError(f"episode {rec.episode_id} (sample {rec.index}, repeat {rec.repeat}) is not an episode "
+                             f"of this run on this dataset ({len(samples)} samples x {res.run.repeats} repeats)")
+    planned = [planned_by_id[rec.episode_id] for rec in chosen]
 
     rerun: dict[str, Record] = {}
-    Scheduler(runners, None, parse_gen_kwargs(dict(res.run.gen_kwargs)), spec_hash="verify",
-              task_name=task.name).run(episode_specs(task, samples, planned), lambda r: rerun.__setitem__(r.episode_id, r))
+    session.scheduler(gen_overrides=parse_gen_kwargs(dict(res.run.gen_kwargs)), spec_hash="verify",
+                      task_name=task.name).run(episode_specs(task, samples, planned),
+                                               lambda r: rerun.__setitem__(r.episode_id, r))
     return chosen, rerun
 
 
@@ -110,22 +114,14 @@ def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, se
            min_agreement: float = 0.9, dataset: str | None = None, model_args: dict[str, Any] | None = None,
            cache_dir: str | Path | None = None) -> Verification:
     """Re-run ``n`` random ok episodes of ``sub`` and compare their outputs with the submitted ones."""
-    from vbench.images import ImageStore, default_store
-    from vbench.runners.factory import build_runner
-
     res = sub.results
     if n < 1:
         raise UsageError("--n must be >= 1")
-    store = ImageStore(Path(cache_dir) / "images") if cache_dir else default_store()
-    runners = {"default": build_runner(_backend(res.model), {**_runner_args(res.model), **(model_args or {})}, store,
-                                       res.run.batch_size)}
-    for role, spec in res.roles.items():
-        runners[role] = build_runner(_backend(spec), _runner_args(spec), store, res.run.batch_size)
-    try:
-        chosen, rerun = _rerun(res, sub, runners, store, dataset, n, seed)
-    finally:
-        for runner in runners.values():
-            runner.close()
+    with Session(cache_dir, use_cache=False, batch_size=res.run.batch_size) as session:  # no cache: ask again
+        main = session.add_runner("default", _backend(res.model), {**_runner_args(res.model), **(model_args or {})})
+        for role, spec in res.roles.items():
+            session.add_runner(role, _backend(spec), _runner_args(spec))
+        chosen, rerun = _rerun(res, sub, session, dataset, n, seed)
     mismatches: list[dict[str, Any]] = []
     agreed = 0
     for rec in chosen:
@@ -143,6 +139,6 @@ def verify(sub: Submission, sha256: str, submission_path: str, *, n: int = 8, se
     return Verification(submission=submission_path, submission_sha256=sha256, passed=agreement >= min_agreement,
                         checked=len(chosen), agreed=agreed, agreement=agreement, min_agreement=min_agreement,
                         abs_tolerance=abs_tol, episode_ids=[r.episode_id for r in chosen], mismatches=mismatches,
-                        model_fingerprint_match=runners["default"].fingerprint == res.model.fingerprint,
+                        model_fingerprint_match=main.fingerprint == res.model.fingerprint,
                         dataset_fingerprint_match=True, verified_with=__version__,
                         verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

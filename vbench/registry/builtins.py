@@ -1,7 +1,14 @@
 """Every built-in task, backend and metric, registered by import path (nothing heavy is imported here)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from vbench.registry.core import Registry
 
-TASKS: Registry = Registry("task", entry_point_group="vbench.tasks")
+if TYPE_CHECKING:
+    from vbench.tasks.base import Task
+
+TASKS: Registry[type[Task[Any]]] = Registry("task", entry_point_group="vbench.tasks")
 MODELS: Registry = Registry("model", entry_point_group="vbench.models")
 METRICS: Registry = Registry("metric")
 

@@ -104,7 +104,7 @@ class WaitRetryAfter(tenacity.wait.wait_base):
         return max(wait, min(asked, self.cap)) if asked is not None else wait
 
 
-class ApiRunner(Runner):
+class ApiRunner(Runner[ApiArgs]):
     """Base for OpenAI/Anthropic/Gemini runners: subclasses build a client and answer one request."""
 
     Args: ClassVar[type[ApiArgs]] = ApiArgs

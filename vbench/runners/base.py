@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from vbench.generic_params import bind_schema
 from vbench.images import ImageStore, default_store
 from vbench.types import Request, Response
 
@@ -23,12 +24,25 @@ class RunnerArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
-class Runner(ABC):
+ArgsT = TypeVar("ArgsT", bound=RunnerArgs)
+
+
+class Runner(ABC, Generic[ArgsT]):
+    """Generic over its args: ``class MyRunner(Runner[MyArgs])`` types ``self.args`` as ``MyArgs``.
+
+    ``Args`` (the run-time schema for ``--model_args``) is filled from that parameter when the class
+    declares none, and must agree with it when it does.
+    """
+
     backend: ClassVar[str]
     Args: ClassVar[type[RunnerArgs]] = RunnerArgs
 
-    def __init__(self, args: RunnerArgs, store: ImageStore | None = None, batch_size: int | str = "auto"):
-        self.args = args
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        bind_schema(cls, Runner, "Args")
+
+    def __init__(self, args: ArgsT, store: ImageStore | None = None, batch_size: int | str = "auto"):
+        self.args: ArgsT = args
         self.store = store or default_store()
         self._batch_size = batch_size
         self.calls = 0  # requests actually sent to the backend (cache misses)

@@ -16,7 +16,7 @@ class DummyArgs(RunnerArgs):
     reply: str | None = None  # fixed text for every generate request
 
 
-class DummyRunner(Runner):
+class DummyRunner(Runner[DummyArgs]):
     backend = "dummy"
     Args = DummyArgs
 

@@ -111,6 +111,8 @@ class Engine:
         self._writer = _CacheWriter(cache)
         self._batchers: dict[int, MicroBatcher] = {}
         self._fingerprints: dict[int, str] = {}  # runner -> fingerprint (hashed once per run, not per request)
+        self._live = 0  # episodes started and not finished
+        self._blocked = 0  # of those, the ones waiting for at least one answer
 
     def runner_for(self, role: str) -> Runner:
         runner = self.runners.get(role) or self.runners.get("default")
@@ -133,8 +135,18 @@ class Engine:
             def counted(n: int) -> None:
                 self.stats.per_role_batches[role] += 1
 
-            b = self._batchers[id(runner)] = MicroBatcher(runner, asyncio.get_running_loop(), on_batch=counted)
+            b = self._batchers[id(runner)] = MicroBatcher(runner, asyncio.get_running_loop(), on_batch=counted,
+                                                          on_idle=self._start_rounds, auto_rounds=False)
         return b
+
+    def _start_rounds(self) -> None:
+        """Start the batch runners' next rounds once the run is quiescent: every live episode waits for an
+        answer and no batch runner is busy. What a round holds then follows from the run alone (see
+        ``vbench.runners.microbatch``), so local models batch the same requests together on every run."""
+        if self._blocked < self._live or any(b.busy for b in self._batchers.values()):
+            return
+        for b in self._batchers.values():
+            b.start_round()
 
     def _fingerprint(self, runner: Runner) -> str:
         fp = self._fingerprints.get(id(runner))
@@ -142,8 +154,12 @@ class Engine:
             fp = self._fingerprints[id(runner)] = runner.fingerprint
         return fp
 
-    async def _native(self, runner: Runner, role: str, key: str, req: Request) -> Response:
-        resp = await runner.answer(req)
+    async def _native(self, runner: Runner, role: str, key: str, req: Request,
+                      resolved: Callable[[], None]) -> Response:
+        try:
+            resp = await runner.answer(req)
+        finally:
+            resolved()
         self.stats.model_calls += 1
         self.stats.per_role_batches[role] += 1
         self._writer.put(key, resp)
@@ -155,8 +171,9 @@ class Engine:
         self._writer.put(key, resp)
         return resp
 
-    async def _answer(self, reqs: list[Request]) -> list[Response]:
-        """Responses to one yield (same order): cache hits at once, misses from their runners."""
+    async def _answer(self, reqs: list[Request], order: tuple[int, int]) -> list[Response]:
+        """Responses to one yield (same order): cache hits at once, misses from their runners. ``order``
+        (the episode's position in the run, its step) places its requests within a batch runner's round."""
         runners = [self.runner_for(r.role) for r in reqs]
         keys = [r.cache_key(self._fingerprint(run)) for r, run in zip(reqs, runners)]
         hits = self.cache.get_many(list(set(keys))) if self.cache is not None else {}
@@ -165,18 +182,31 @@ class Engine:
         self.stats.cache_hits += sum(r is not None for r in out)
         waits: dict[int, Coroutine[Any, Any, Response]] = {}
         queued: dict[int, list[int]] = defaultdict(list)  # batch runner -> positions to send together
-        for i, (req, runner) in enumerate(zip(reqs, runners)):
-            if out[i] is not None:
-                continue
+        missing = [i for i, r in enumerate(out) if r is None]
+        outstanding = len(missing)
+
+        def resolved() -> None:  # called as each answer arrives: the episode can move once all have
+            nonlocal outstanding
+            outstanding -= 1
+            if outstanding == 0:
+                self._blocked -= 1
+
+        if missing:
+            self._blocked += 1
+        for i in missing:
+            req, runner = reqs[i], runners[i]
             if runner.native_async:
-                waits[i] = self._native(runner, req.role, keys[i], req)
+                waits[i] = self._native(runner, req.role, keys[i], req, resolved)
             else:
                 queued[id(runner)].append(i)
         for positions in queued.values():
             runner = runners[positions[0]]
-            futures = self._batcher(runner, reqs[positions[0]].role).submit([reqs[i] for i in positions])
+            futures = self._batcher(runner, reqs[positions[0]].role).submit(
+                [reqs[i] for i in positions], key=order, on_resolved=resolved)
             for i, fut in zip(positions, futures):
                 waits[i] = self._batched(fut, keys[i])
+        if missing:
+            self._start_rounds()
         if len(waits) == 1:  # the common case: one request per turn, no gather needed
             (i, wait), = waits.items()
             out[i] = await wait
@@ -206,7 +236,7 @@ class Engine:
             return self._record(live, None, "task error: episode yielded an empty request list")
         return self._prepare(live, list(reqs))
 
-    async def _play(self, spec: EpisodeSpec) -> Record:
+    async def _play(self, spec: EpisodeSpec, position: int) -> Record:
         live = _Live(spec=spec)
         value: list[Response] | None = None
         try:
@@ -214,7 +244,7 @@ class Engine:
                 step = self._advance(live, value)
                 if isinstance(step, Record):
                     return step
-                resps = await self._answer(step)
+                resps = await self._answer(step, (position, live.step))
                 for q, r in zip(step, resps):
                     live.turns.append(log_turn(live.step, q, r, live.table))
                     live.table.said(len(live.turns) - 1, r.text)
@@ -228,6 +258,9 @@ class Engine:
         except BaseException:  # cancelled (run stopped) or the backend failed: let the task clean up
             spec.gen.close()
             raise
+        finally:
+            self._live -= 1
+            self._start_rounds()
 
     async def run(self, episodes: Iterable[EpisodeSpec], on_record: Callable[[Record], None]) -> SchedulerStats:
         """Play every episode; ``on_record`` gets each finished one (in the iterator's order when
@@ -245,7 +278,8 @@ class Engine:
                     if spec is None:
                         exhausted = True
                         break
-                    task = asyncio.create_task(self._play(spec))
+                    task = asyncio.create_task(self._play(spec, started))
+                    self._live += 1
                     task.add_done_callback(finished.put_nowait)
                     running[task] = started
                     started += 1

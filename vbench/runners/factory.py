@@ -52,7 +52,7 @@ def unavailable_reason(backend: str) -> str | None:
 
 def _accepted(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The runner kwargs this backend's constructor takes (e.g. max_concurrency only for API runners)."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return {k: v for k, v in kwargs.items() if v is not None}
     return {k: v for k, v in kwargs.items() if v is not None and k in params}

@@ -49,7 +49,7 @@ def _stop_at(text: str, stops: tuple[str, ...]) -> str:
     return text[:cut] if cut >= 0 else text
 
 
-class HFRunner(Runner):
+class HFRunner(Runner[HFArgs]):
     backend = "hf"
     Args = HFArgs
     choice_scoring = CONTINUATION

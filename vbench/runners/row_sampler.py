@@ -38,4 +38,4 @@ class RowSeededSampler(LogitsProcessor):
                              for r, g in enumerate(self.generators)])
         out = torch.full_like(scores, float("-inf"))
         out.scatter_(1, picks.unsqueeze(1), 0.0)
-        return out
+        return out  # type: ignore[return-value]  # transformers annotates scores as the legacy FloatTensor alias

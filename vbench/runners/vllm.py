@@ -154,7 +154,7 @@ async def _all(coros: list[Awaitable[T]]) -> list[T]:
             task.cancel()  # a no-op for the finished ones
 
 
-class VLLMRunner(Runner):
+class VLLMRunner(Runner[VLLMArgs]):
     backend = "vllm"
     Args = VLLMArgs
     choice_scoring: ClassVar[str] = "full-continuation-logprobs"

@@ -11,10 +11,11 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Generic, Iterable, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vbench.generic_params import bind_schema
 from vbench.images import ImageStore
 from vbench.runners.scheduler import EpisodeGen
 from vbench.types import Record
@@ -49,7 +50,16 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
-class Task(ABC):
+OptionsT = TypeVar("OptionsT", bound=TaskOptions)
+
+
+class Task(ABC, Generic[OptionsT]):
+    """Generic over its options: ``class MyTask(Task[MyOptions])`` types ``self.options`` as ``MyOptions``.
+
+    ``Options`` (the run-time schema for ``--task_args``, ``vbench ls``) is filled from that parameter when
+    the class declares none, and must agree with it when it does.
+    """
+
     name: ClassVar[str]
     version: ClassVar[str]
     description: ClassVar[str] = ""
@@ -57,8 +67,12 @@ class Task(ABC):
     Options: ClassVar[type[TaskOptions]] = TaskOptions
     default_repeats: ClassVar[int] = 1
 
-    def __init__(self, options: TaskOptions, ctx: TaskContext):
-        self.options = options
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        bind_schema(cls, Task, "Options")
+
+    def __init__(self, options: OptionsT, ctx: TaskContext):
+        self.options: OptionsT = options
         self.ctx = ctx
         self.skipped: list[dict[str, str]] = []  # samples dropped for bad input (with reasons)
 

@@ -94,8 +94,10 @@ class TaskDisplay(_Strict):
         out: list[MetricDisplay] = []
         for col in [*self.headline, *self.columns]:
             out.extend(expand(col))
-        seen: set[str] = set()
-        return [c for c in out if not (c.key in seen or seen.add(c.key))]
+        first: dict[str, MetricDisplay] = {}
+        for c in out:
+            first.setdefault(c.key, c)
+        return list(first.values())
 
 
 def schwartz_names() -> list[str]:

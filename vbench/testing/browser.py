@@ -36,7 +36,7 @@ def chrome():
     from selenium.webdriver.chrome.service import Service
 
     chromium, driver, reason = find_browser()
-    if reason:
+    if reason or not chromium or not driver:
         raise RuntimeError(reason)
     profile = tempfile.mkdtemp(prefix="vbench-chrome-")
     opts = webdriver.ChromeOptions()

@@ -18,7 +18,7 @@ import numpy as np
 
 from vbench.tasks.aggressiveness_rating.metrics import compute_metrics as rating_metrics
 from vbench.tasks.ultimatum.metrics import compute_metrics as ultimatum_metrics
-from vbench.tasks.ultimatum.transcripts import Outcome, PlayerInfo, Players, Transcript
+from vbench.tasks.ultimatum.transcripts import Outcome, PlayerInfo, Players, Transcript, scheduled_proposer
 from vbench.types import Record
 
 
@@ -91,7 +91,7 @@ def solo_study(seed: int, d: Design = Design()) -> tuple[list[Transcript], dict[
                 game = rng.normal(0, d.sd_game)
                 outcomes = []
                 for rnd in range(1, 5):
-                    proposer = "a" if rnd % 2 else "b"
+                    proposer = scheduled_proposer(rnd)
                     if proposer == seat:
                         offer = _clip(d.base + d.own_slope * (levels[i] - mid) + u[i] + game + rng.normal(0, d.sd_round))
                         outcomes.append(Outcome(round=rnd, proposer=proposer, offer=offer, accepted=True, extractor="sim"))

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 SYNTHETIC = "random-weight tiny model built by vbench.testing (its answers are noise)"
 _WORDS = ("the a an image picture photo of person character yes no answer rate aggressive hostile "
@@ -41,6 +45,16 @@ _QWEN_CHAT = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
+def _token_ids(tok: PreTrainedTokenizerBase, tokens: list[str]) -> dict[str, int]:
+    """Each token's id (one token in, one int out; the tokenizer's signature also covers lists)."""
+    ids: dict[str, int] = {}
+    for t in tokens:
+        i = tok.convert_tokens_to_ids(t)
+        assert isinstance(i, int)
+        ids[t] = i
+    return ids
+
+
 def build_tiny_llava(out: str | Path, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     import torch
     from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration,
@@ -55,7 +69,7 @@ def build_tiny_llava(out: str | Path, seed: int = 0, hidden: int = 64, layers: i
     ip = CLIPImageProcessorPil(size={"shortest_edge": img}, crop_size={"height": img, "width": img})
     proc = LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=patch, vision_feature_select_strategy="default",
                           chat_template=_LLAVA_CHAT, image_token="<image>", num_additional_image_tokens=1)
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    ids = _token_ids(tok, special)
     heads = max(2, hidden // 32)
     cfg = LlavaConfig(
         vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -64,8 +78,8 @@ def build_tiny_llava(out: str | Path, seed: int = 0, hidden: int = 64, layers: i
                                 num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads // 2 or 1,
                                 max_position_embeddings=4096, bos_token_id=ids["<s>"], eos_token_id=ids["</s>"],
                                 pad_token_id=ids["<pad>"]),
-        image_token_id=ids["<image>"], vision_feature_layer=-2, vision_feature_select_strategy="default",
-        pad_token_id=ids["<pad>"])
+        image_token_index=ids["<image>"], vision_feature_layer=-2, vision_feature_select_strategy="default",
+        pad_token_id=ids["<pad>"])  # type: ignore[call-arg]  # extra config keys are accepted at run time, not typed
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(cfg).eval()
     model.generation_config.pad_token_id = ids["<pad>"]
@@ -95,7 +109,7 @@ def build_tiny_qwen2vl(out: str | Path, seed: int = 0, hidden: int = 64, head_di
                                   pad_token="<|endoftext|>", padding_side="left")
     tok.chat_template = _QWEN_CHAT
     ip = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112)
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    ids = _token_ids(tok, special)
     heads = hidden // head_dim
     half = head_dim // 2  # temporal, height, width rotary sections (Qwen2-VL's real split is 16/24/24 of 64)
     mrope = [half // 4, half * 3 // 8, half - half // 4 - half * 3 // 8]

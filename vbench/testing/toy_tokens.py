@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from typing import Sequence
 
 _TOKEN = re.compile(r"\s?\d|\s?[^\W\d_]+|\s+|[^\w\s]|_")
 
@@ -32,7 +33,7 @@ class AnswerTokens:
 
     FLOOR = 1e-9  # tokens leading to no listed answer
 
-    def __init__(self, answers: dict[str, float] | None, top_logprobs: list[tuple[str, float]] = ()):
+    def __init__(self, answers: dict[str, float] | None, top_logprobs: Sequence[tuple[str, float]] = ()):
         """``answers``: P(whole answer); without it, each first-token alternative is a one-token answer."""
         dist = answers
         if dist is None:
@@ -49,7 +50,8 @@ class AnswerTokens:
         return [(t, math.log(self.mass((t,)))) for t in firsts[:k]]
 
     def continuation(self, tokens: list[str]) -> list[float]:
-        out, prefix = [], ()
+        out: list[float] = []
+        prefix: tuple[str, ...] = ()
         for t in tokens:
             before, after = self.mass(prefix), self.mass((*prefix, t))
             out.append(math.log(max(after / before if before > 0 else 0.0, self.FLOOR)))

@@ -62,9 +62,14 @@ def _texts(rec: dict[str, Any]) -> list[str]:
     return [t for t in out if t]
 
 
+def dict_field(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """``obj[key]`` if it is a JSON object, else an empty one (records of older or failed runs lack fields)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def facets_of(task: str, rec: dict[str, Any]) -> Facets:
-    outputs = rec.get("outputs") if isinstance(rec.get("outputs"), dict) else {}
-    sample = rec.get("sample") if isinstance(rec.get("sample"), dict) else {}
+    outputs, sample = dict_field(rec, "outputs"), dict_field(rec, "sample")
     f = Facets(episode_id=str(rec.get("episode_id", "")), status=str(rec.get("status") or "ok"),
                parse_fail=outputs.get("parse_ok") is False, text="\n".join(_texts(rec)))
     transcript = outputs.get("transcript")

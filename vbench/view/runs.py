@@ -138,6 +138,7 @@ def find_runs(paths: list[Path], images: Path | None = None) -> list[RunInfo]:
         if not found:
             raise UsageError(f"{root} holds no vbench run (no {SAMPLES} in it or below)")
         runs += [load_run(p, images) for p in found]
-    seen: set[str] = set()
-    unique = [r for r in runs if not (r.run_id in seen or seen.add(r.run_id))]
-    return unique
+    first: dict[str, RunInfo] = {}  # a run found twice (given twice, or under a given folder) is listed once
+    for r in runs:
+        first.setdefault(r.run_id, r)
+    return list(first.values())

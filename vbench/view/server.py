@@ -10,7 +10,7 @@ import http.server
 import re
 import sys
 from importlib import resources
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
 from vbench.errors import UsageError
@@ -40,12 +40,13 @@ def static_bytes(name: str) -> bytes:
         return PLACEHOLDER.encode()
     if name == "favicon.svg":
         return FAVICON.encode()
-    return resources.files("vbench.view").joinpath("static", name).read_bytes()
+    return resources.files("vbench.view").joinpath("static").joinpath(name).read_bytes()
 
 
 def query_of(qs: str) -> Query:
     raw = {k: v[-1] for k, v in parse_qs(qs).items() if v}
-    q = Query(**{k: raw[k][:200] for k in _FIELDS if k in raw})
+    given: dict[str, Any] = {k: raw[k][:200] for k in _FIELDS if k in raw}
+    q = Query(**given)
     try:
         q.page = max(1, min(10**7, int(raw.get("page", "1"))))
     except ValueError:
@@ -180,6 +181,7 @@ def make_server(site: Site, port: int, host: str = "127.0.0.1") -> http.server.T
 
 def site_url(server: http.server.ThreadingHTTPServer) -> str:
     host, port = server.server_address[:2]
+    assert isinstance(host, str)  # an IP host (the server binds AF_INET/AF_INET6, never a bytes path)
     return f"http://{host}:{port}/"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vbench.view.facets import model_rating, round_flags
+from vbench.view.facets import dict_field, model_rating, round_flags
 
 OLD_SCHEMA_NOTE = ("this record predates full-conversation logging: only the last user message of each "
                    "request was kept (no system prompt or earlier turns)")
@@ -24,8 +24,8 @@ def conversation(rec: dict[str, Any], turn: int) -> list[dict[str, Any]] | None:
         return None
     out = []
     for i in refs:
-        m = table[i] if isinstance(i, int) and 0 <= i < len(table) else {"role": "?", "content": []}
-        parts = []
+        m: dict[str, Any] = table[i] if isinstance(i, int) and 0 <= i < len(table) else {"role": "?", "content": []}
+        parts: list[dict[str, Any]] = []
         for p in m.get("content") or []:
             if p.get("type") == "turn":
                 k = p.get("turn")
@@ -71,8 +71,7 @@ def missing_fields(rec: dict[str, Any]) -> list[str]:
 
 
 def base(rec: dict[str, Any]) -> dict[str, Any]:
-    outputs = rec.get("outputs") if isinstance(rec.get("outputs"), dict) else {}
-    sample = rec.get("sample") if isinstance(rec.get("sample"), dict) else {}
+    outputs, sample = dict_field(rec, "outputs"), dict_field(rec, "sample")
     return {"ord": rec.get("_ord", 0), "episode_id": str(rec.get("episode_id", "")), "status": rec.get("status", "ok"),
             "error": rec.get("error"), "outputs": outputs, "sample": sample, "repeat": rec.get("repeat"),
             "seed": rec.get("seed"), "parse_ok": outputs.get("parse_ok"), "missing": missing_fields(rec)}
@@ -93,7 +92,7 @@ def rating_view(rec: dict[str, Any]) -> dict[str, Any]:
 
 def ultimatum_view(rec: dict[str, Any], focus_round: str = "") -> dict[str, Any]:
     v = base(rec)
-    t = v["outputs"].get("transcript") if isinstance(v["outputs"].get("transcript"), dict) else {}
+    t = dict_field(v["outputs"], "transcript")
     players = t.get("players") or {}
     seats = []
     for key in ("a", "b"):
@@ -102,7 +101,7 @@ def ultimatum_view(rec: dict[str, Any], focus_round: str = "") -> dict[str, Any]
                       "image_id": p.get("image_id"), "level": p.get("level"), "rating": p.get("rating"),
                       "proposes": "rounds 1 and 3" if key == "a" else "rounds 2 and 4"})
     outcomes = {o.get("round"): o for o in t.get("outcomes") or [] if isinstance(o, dict)}
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     for turn in t.get("turns") or []:
         if not isinstance(turn, dict):
             continue
@@ -136,7 +135,8 @@ def isq_view(rec: dict[str, Any]) -> dict[str, Any]:
     o, s = v["outputs"], v["sample"]
     targets = set(s.get("persona_values") or [])
     images = _scroll_images(rec)
-    scrolls, aligned = [], 0
+    scrolls: list[dict[str, Any]] = []
+    aligned = 0
     watched, values, scores = o.get("watched") or [], o.get("item_values") or [], o.get("scores") or []
     for i, w in enumerate(watched):
         val = values[i] if i < len(values) else None

@@ -111,7 +111,7 @@ def _check_resume(out: Path, spec: BuildSpec) -> None:
 class _Writer:
     """Encodes and saves one batch at a time on a thread; the row is appended after the file exists."""
 
-    def __init__(self, out: Path, spec: BuildSpec, on_saved: Callable[[int], None]):
+    def __init__(self, out: Path, spec: BuildSpec, on_saved: Callable[[int], object]):
         self.out, self.spec, self.on_saved = out, spec, on_saved
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="avatar-writer")
         self.pending: Future | None = None

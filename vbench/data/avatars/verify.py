@@ -18,7 +18,7 @@ from vbench.data.atomic import write_atomic
 from vbench.data.avatars.builder import MANIFEST, META, BuildSpec, read_rows, write_rows
 from vbench.data.avatars.design import Templates, check_factors, load_templates
 from vbench.errors import UsageError
-from vbench.images import ImageError, default_store
+from vbench.images import ImageError
 from vbench.types import GenParams, ImagePart, Message, Record, Request
 
 REPORT = "factor_verification.json"
@@ -84,10 +84,8 @@ def verify_avatars(folder: str | Path, model: str, model_args: str | dict | None
                    use_cache: bool = True, progress: bool = True) -> VerifyReport:
     from tqdm.auto import tqdm
 
-    from vbench.images import default_store_dir
-    from vbench.runners.cache import ResponseCache
-    from vbench.runners.factory import build_runner
-    from vbench.runners.scheduler import EpisodeSpec, Scheduler
+    from vbench.runners.scheduler import EpisodeSpec
+    from vbench.session import Session
 
     folder = Path(folder)
     if not (folder / META).is_file():
@@ -101,15 +99,6 @@ def verify_avatars(folder: str | Path, model: str, model_args: str | dict | None
     rows = read_rows(folder)
     if not rows:
         raise UsageError(f"{folder} holds no finished images")
-    store = default_store()
-    runner = build_runner(model, model_args, store, batch_size)
-    images = {}
-    for r in rows:
-        try:
-            images[r["id"]] = store.put(folder / r["file_name"]).image
-        except ImageError as exc:
-            raise UsageError(f"{r['file_name']}: {exc}") from None
-
     probs: dict[str, dict[str, float | None]] = {}
     errors = 0
 
@@ -120,17 +109,18 @@ def verify_avatars(folder: str | Path, model: str, model_args: str | dict | None
         else:
             errors += 1
 
-    cache = ResponseCache(default_store_dir().parent / "cache.sqlite") if use_cache else None
-    bar = tqdm(total=len(rows), unit="img", desc="verify", disable=not progress)
-    try:
+    with Session(use_cache=use_cache, batch_size=batch_size) as session:
+        runner = session.add_runner("default", model, model_args)
+        images = {}
+        for r in rows:
+            try:
+                images[r["id"]] = session.store.put(folder / r["file_name"]).image
+            except ImageError as exc:
+                raise UsageError(f"{r['file_name']}: {exc}") from None
         episodes = (EpisodeSpec(episode_id=r["id"], index=i, sample={"id": r["id"], "image": images[r["id"]]},
                                 gen=_episode(templates, factors, images[r["id"]])) for i, r in enumerate(rows))
-        Scheduler({"default": runner}, cache, task_name="verify_avatars", progress=bar.update).run(episodes, on_record)
-    finally:
-        bar.close()
-        runner.close()
-        if cache:
-            cache.close()
+        with tqdm(total=len(rows), unit="img", desc="verify", disable=not progress) as bar:
+            session.scheduler(task_name="verify_avatars", progress=bar.update).run(episodes, on_record)
     agreement, flagged = summarize(rows, probs, factors, threshold)
     for r in rows:
         p = probs.get(r["id"], {})

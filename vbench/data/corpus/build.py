@@ -137,7 +137,7 @@ def _embed_batch(embedder, rows: list[dict], skipped: list[dict]) -> tuple[list[
 
 
 def _run_shard(src: Source, embedder, work: Path, shard: int, start: int, end: int, batch_size: int,
-               tick: Callable[[int], None]) -> dict:
+               tick: Callable[[int], object]) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -148,7 +148,7 @@ def _run_shard(src: Source, embedder, work: Path, shard: int, start: int, end: i
     with pq.ParquetWriter(work / f"shard-{shard:05d}.parquet", schema) as writer:
         for b in range(start, end, batch_size):
             rows, vecs = _embed_batch(embedder, src.rows(b, min(end, b + batch_size)), skipped)
-            if rows:
+            if vecs is not None:  # some rows were kept
                 writer.write_table(pa.Table.from_pylist(
                     [{c: r[c] for c in store.ITEM_COLUMNS} for r in rows], schema=schema))
                 vectors.append(vecs)
@@ -245,9 +245,10 @@ def _finalize(out: Path, work: Path, manifests: list[dict], clip_model: str, ind
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
         (work / name).rename(target)
     store.atomic_write_json(out / SKIPPED, {"n_skipped": len(skipped), "skipped": skipped})
+    provenance: dict[str, Any] = {"source": source, "n_source": sum(m["end"] - m["start"] for m in manifests),
+                                  "n_skipped": len(skipped)}  # extra keys: CorpusMeta keeps what it is given
     meta = store.CorpusMeta(clip_model=clip_model, dim=dim, n=n, index_type=params["index_type"],
-                            schwartz_version=schwartz_version, index_params=params, source=source,
-                            n_source=sum(m["end"] - m["start"] for m in manifests), n_skipped=len(skipped))
+                            schwartz_version=schwartz_version, index_params=params, **provenance)
     store.atomic_write_json(out / store.META, meta.model_dump(mode="json"))
     shutil.rmtree(work, ignore_errors=True)
     return params

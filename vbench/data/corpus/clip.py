@@ -34,9 +34,9 @@ class ClipEmbedder:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
             self.model = CLIPModel.from_pretrained(str(Path(model_id).expanduser()) if looks_local else model_id,
-                                                   revision=revision).eval().to(device)
+                                                   revision=revision or "main").eval().to(device)
             self.processor = CLIPProcessor.from_pretrained(
-                str(Path(model_id).expanduser()) if looks_local else model_id, revision=revision)
+                str(Path(model_id).expanduser()) if looks_local else model_id, revision=revision or "main")
         except Exception as exc:  # offline, unknown repo, not a CLIP checkpoint
             raise UsageError(f"cannot load CLIP model {model_id!r} ({exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0][:200]})") from None

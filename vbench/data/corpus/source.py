@@ -136,10 +136,11 @@ def _ids(ds, n: int, spec: str, id_column: str | None, folder: bool) -> list[str
         raise UsageError(f"--id-column {id_column!r} is not a column of {spec!r} (columns: {', '.join(ds.column_names)})")
     column = id_column or ("id" if "id" in ds.column_names else None)
     if column:
-        ids = [None if v is None else str(v) for v in ds.select_columns([column])[:n][column]]
-        bad = next((i for i, v in enumerate(ids) if not v), None)
+        given = [None if v is None else str(v) for v in ds.select_columns([column])[:n][column]]
+        bad = next((i for i, v in enumerate(given) if not v), None)
         if bad is not None:
             raise UsageError(f"source {spec!r}: column {column!r} is empty in row {bad}")
+        ids = [v for v in given if v]  # all of them
         if len(set(ids)) != len(ids):
             dup = Counter(ids).most_common(1)[0][0]
             raise UsageError(f"source {spec!r}: id column {column!r} is not unique ({dup!r} repeats)")
@@ -152,6 +153,7 @@ def _ids(ds, n: int, spec: str, id_column: str | None, folder: bool) -> list[str
         for start in range(0, n, 50_000):  # zero-copy slices; only the path strings are materialised
             col = images[start:min(n, start + 50_000)].column("image")
             paths.extend(pc.struct_field(col, "path").to_pylist())
-    if all(paths) and len(set(paths)) == len(paths):
-        return [p if folder else p.replace(os.sep, "/") for p in paths]
+    named = [p for p in paths if p]
+    if len(named) == len(paths) and len(set(named)) == len(named):
+        return [p if folder else p.replace(os.sep, "/") for p in named]
     return [f"item-{i:07d}" for i in range(n)]

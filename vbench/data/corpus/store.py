@@ -167,7 +167,7 @@ def write_corpus(path: str | Path, rows: Iterable[dict], embeddings: np.ndarray,
 
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
-    table = {c: [] for c in ITEM_COLUMNS}
+    table: dict[str, list[Any]] = {c: [] for c in ITEM_COLUMNS}
     for row in rows:
         for c in ITEM_COLUMNS:
             v = row.get(c)

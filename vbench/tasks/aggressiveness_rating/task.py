@@ -12,7 +12,7 @@ from typing import Any, Literal
 from vbench.data.defaults import default_dataset
 from vbench.errors import UsageError
 from vbench.tasks.aggressiveness_rating.metrics import compute_metrics
-from vbench.tasks.base import Sample, Task, TaskOptions, stable_hash
+from vbench.tasks.base import Sample, Task, TaskContext, TaskOptions, stable_hash
 from vbench.tasks.common import load_image_samples
 from vbench.tasks.prompts import load_prompts
 from vbench.types import GenParams, ImagePart, Message, Record, Request
@@ -37,13 +37,12 @@ class Options(TaskOptions):
     id_column: str | None = None
 
 
-class AggressivenessRating(Task):
+class AggressivenessRating(Task[Options]):
     name = "aggressiveness_rating"
     version = "1.0"
     description = "Rate how aggressive a persona image looks, 1-7 (Kiss up, Kick down A1)"
-    Options = Options
 
-    def __init__(self, options: Options, ctx):
+    def __init__(self, options: Options, ctx: TaskContext):
         super().__init__(options, ctx)
         self._samples: list[Sample] | None = None
 

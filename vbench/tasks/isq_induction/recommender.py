@@ -1,6 +1,6 @@
 """A simulated short-video feed that learns only from watch (yes) / skip (no).
 
-Algorithm (per trial, all trials of a platform advanced together with numpy):
+Algorithm (per trial; every trial holds its own state and advances on its own):
 
 1. State: a topic affinity vector ``a`` (one entry per topic of the FeedSpace) and a taste vector
    ``u`` (in the compact item space). After a scroll with reward r (``+1`` watch, ``-skip_penalty``
@@ -11,17 +11,19 @@ Algorithm (per trial, all trials of a platform advanced together with numpy):
    from ``softmax(a / topic_temperature)``, then an unseen item of that topic drawn from
    ``softmax(cos(u, x) / item_temperature)``.
 3. Never twice: seen items are masked; exhausted topics get probability 0.
-4. Prefetch: like the apps, which buffer the next video, the item for scroll s+1 is chosen while
-   scroll s is on screen, i.e. from the feedback on scrolls 1..s-1. This lets one batched step serve
-   every trial of a scheduler step (the trials report one by one within a step).
+4. No lookahead: the item of scroll s+1 is chosen from the feedback on scrolls 1..s, including the
+   answer just given, as the study's recommender reacts to each swipe. (Task versions before 3.0
+   buffered one item ahead, so an answer first acted on the scroll after next.)
 5. Determinism: each trial draws its random numbers up front from its own seed (3 per scroll) and
-   every choice is an inverse-CDF draw on its own row, so results do not depend on which other
-   trials run alongside.
+   every choice is an inverse-CDF draw on its own state, so a trial's feed does not depend on which
+   other trials run, nor on the order in which trials advance.
 
 Platform profiles (``platforms.yaml``) differ only in these documented parameters and in the corpus
 slice; they are simulations, not models of the real platforms' systems.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,140 +62,116 @@ def spill_matrix(space: FeedSpace, profile: PlatformProfile) -> np.ndarray:
     return out
 
 
-_BLAS = None
-
-
-def _single_thread_blas():
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
-def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Per row, the index drawn with probability ∝ weights using the uniform u (rows must have mass)."""
-    cs = np.cumsum(weights, axis=1)
-    return (cs > (u * cs[:, -1])[:, None]).argmax(axis=1)
+def _inverse_cdf(weights: np.ndarray, u: float) -> int:
+    """The index drawn with probability ∝ ``weights`` using the uniform ``u`` (weights must have mass)."""
+    cs = weights.cumsum()
+    i = int(cs.searchsorted(u * cs[-1], side="right"))
+    return i if i < cs.size else int(np.flatnonzero(weights)[-1])  # u·total rounded up to the total
 
 
 class FeedSimulator:
-    """All trials of one platform feed. Rows are trials; see the module doc for the algorithm."""
+    """One platform's feed: the item space and profile its trials share (read-only after construction).
 
-    def __init__(self, space: FeedSpace, profile: PlatformProfile, scrolls: int, capacity: int = 16):
+    ``start(seed)`` opens a trial; trials share nothing mutable, so any number of them can advance
+    in any interleaving.
+    """
+
+    def __init__(self, space: FeedSpace, profile: PlatformProfile, scrolls: int):
         if scrolls > space.n:
             raise ValueError(f"{scrolls} scrolls need at least as many items; the pool has {space.n}")
         self.space, self.profile, self.scrolls = space, profile, scrolls
         self.spill = spill_matrix(space, profile)
-        self.rows = 0
-        self._alloc(max(1, capacity))
+        # plain Python numbers and pre-divided rows: a scroll of one trial is a few dozen small numpy calls
+        self.spill_logits = self.spill / profile.topic_temperature
+        self.epsilon = [profile.epsilon(s) for s in range(scrolls)]
+        self.offsets = [int(o) for o in space.offsets]
+        self.topic_of = [int(c) for c in space.topic_of]
 
-    # -- storage ---------------------------------------------------------------------------------
-    def _alloc(self, cap: int) -> None:
-        sp, S = self.space, self.scrolls
-        fresh = {
-            "affinity": np.zeros((cap, sp.n_topics)), "taste": np.zeros((cap, sp.vecs.shape[1]), np.float32),
-            "seen": np.zeros((cap, sp.n), bool), "remaining": np.tile(sp.sizes, (cap, 1)),
-            "shown": np.full((cap, S), -1, np.int64), "fed": np.full((cap, S), -1, np.int8),
-            "draws": np.zeros((cap, S, 3)), "n_shown": np.zeros(cap, np.int64), "n_fed": np.zeros(cap, np.int64),
-            "n_applied": np.zeros(cap, np.int64), "active": np.zeros(cap, bool),
-        }
-        for key, arr in fresh.items():
-            old = getattr(self, key, None)
-            if old is not None:
-                arr[: self.rows] = old[: self.rows]
-            setattr(self, key, arr)
-        self.capacity = cap
-
-    def register(self, seed: int) -> int:
+    def start(self, seed: int) -> FeedTrial:
         """A new trial; its random numbers for every scroll come from ``seed`` alone."""
-        if self.rows == self.capacity:
-            self._alloc(2 * self.capacity)
-        row = self.rows
-        self.rows += 1
-        self.draws[row] = np.random.default_rng(seed).random((self.scrolls, 3))
-        self.active[row] = True
-        return row
+        return FeedTrial(self, seed)
 
-    def release(self, row: int) -> None:
-        self.active[row] = False
 
-    # -- the feed protocol ---------------------------------------------------------------------------
-    def next_item(self, row: int) -> int:
-        """Corpus row of the item to show next to trial ``row`` (computes the whole step lazily)."""
-        s = int(self.n_shown[row])
-        if s >= self.scrolls:
-            raise RuntimeError(f"trial {row} has already seen its {self.scrolls} scrolls")
-        if self.n_fed[row] < s:
-            raise RuntimeError(f"trial {row}: feedback for scroll {s} is missing")
-        if self.shown[row, s] < 0:
-            live = np.flatnonzero(self.active[: self.rows])
-            batch = live[(self.n_shown[live] == s) & (self.shown[live, s] < 0) & (self.n_fed[live] >= s - 1)]
-            with _single_thread_blas():  # many small matmuls: threads cost more than they give
-                self._apply_feedback(batch, upto=s - 1)
-                self._choose(batch, s)
-        self.n_shown[row] = s + 1
-        return int(self.space.items[self.shown[row, s]])
+class FeedTrial:
+    """One trial's feed: ``next_item`` → (the viewer decides) → ``feedback`` → ``next_item`` …
 
-    def feedback(self, row: int, watched: bool) -> None:
-        """Watch (True) or skip (False) of the item last shown to trial ``row``."""
-        s = int(self.n_fed[row])
-        if s >= self.n_shown[row]:
-            raise RuntimeError(f"trial {row}: feedback without a shown item")
-        self.fed[row, s] = 1 if watched else 0
-        self.n_fed[row] = s + 1
+    The affinity is kept divided by ``topic_temperature`` (the topic logits); exhausted topics carry
+    -inf in ``dead`` so they get probability 0.
+    """
 
-    def replace_current(self, row: int) -> int:
-        """Re-draw the item just shown (e.g. its image is unreadable); it stays marked as seen."""
-        s = int(self.n_shown[row]) - 1
-        self.shown[row, s] = -1
-        self._choose(np.array([row]), s)
-        return int(self.space.items[self.shown[row, s]])
+    def __init__(self, sim: FeedSimulator, seed: int):
+        sp = sim.space
+        self.sim = sim
+        self.logits = np.zeros(sp.n_topics)
+        self.dead = np.zeros(sp.n_topics)
+        self.taste = np.zeros(sp.vecs.shape[1], np.float32)
+        self.seen = np.zeros(sp.n, bool)
+        self.remaining = sp.sizes.astype(np.float64)
+        self.draws: list[list[float]] = np.random.default_rng(seed).random((sim.scrolls, 3)).tolist()
+        self.shown: list[int] = []   # local item index per scroll
+        self.n_fed = self.n_seen = 0
 
-    # -- learning and choosing -------------------------------------------------------------------------
-    def _apply_feedback(self, rows: np.ndarray, upto: int) -> None:
-        """Fold feedback of scrolls ``< upto`` into each row's affinity and taste (vectorised)."""
-        p = self.profile
-        while rows.size:
-            rows = rows[self.n_applied[rows] < upto]
-            if not rows.size:
-                return
-            j = self.n_applied[rows]
-            local = self.shown[rows, j]
-            reward = np.where(self.fed[rows, j] == 1, 1.0, -p.skip_penalty)
-            self.affinity[rows] = p.memory * self.affinity[rows] + reward[:, None] * self.spill[self.space.topic_of[local]]
-            self.taste[rows] = p.memory * self.taste[rows] + (reward[:, None] * self.space.vecs[local]).astype(np.float32)
-            self.n_applied[rows] = j + 1
+    def next_item(self) -> int:
+        """Corpus row of the item to show next, chosen from every answer so far."""
+        s = len(self.shown)
+        if s >= self.sim.scrolls:
+            raise RuntimeError(f"the trial has already seen its {self.sim.scrolls} scrolls")
+        if self.n_fed < s:
+            raise RuntimeError(f"feedback for scroll {s} is missing")
+        self.shown.append(self._choose(s))
+        return int(self.sim.space.items[self.shown[s]])
 
-    def _choose(self, rows: np.ndarray, s: int) -> None:
-        if not rows.size:
-            return
-        p, sp = self.profile, self.space
-        draws = self.draws[rows, s]
-        explore = (draws[:, 0] < p.epsilon(s)) | (self.n_applied[rows] == 0)
-        remaining = self.remaining[rows].astype(np.float64)
-        logits = np.where(remaining > 0, self.affinity[rows] / p.topic_temperature, -np.inf)
-        exploit_p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        topic_w = np.where(explore[:, None], remaining, exploit_p)
-        topics = _inverse_cdf(topic_w, draws[:, 1])
-        norms = np.linalg.norm(self.taste[rows], axis=1)
-        taste = self.taste[rows] / np.maximum(norms, 1e-12)[:, None]
-        uniform = explore | (norms == 0)
-        chosen = np.empty(rows.size, np.int64)
-        order = np.argsort(topics, kind="stable")
-        bounds = np.flatnonzero(np.diff(topics[order])) + 1
-        for group in np.split(order, bounds):
-            c = topics[group[0]]
-            lo, hi = sp.offsets[c], sp.offsets[c + 1]
-            unseen = ~self.seen[rows[group], lo:hi]
-            sims = taste[group] @ sp.vecs[lo:hi].T
-            # max over the whole topic (seen or not): unit vectors keep exponents >= -2/temperature
-            w = np.exp((sims - sims.max(axis=1, keepdims=True)).astype(np.float64) / p.item_temperature) * unseen
-            flat = uniform[group]
-            if flat.any():
-                w[flat] = unseen[flat]
-            chosen[group] = lo + _inverse_cdf(w, draws[group, 2])
-        self.shown[rows, s] = chosen
-        self.seen[rows, chosen] = True
-        self.remaining[rows, topics] -= 1
+    def feedback(self, watched: bool) -> None:
+        """Watch (True) or skip (False) of the item on screen; the next item reacts to it."""
+        s = self.n_fed
+        if s >= len(self.shown):
+            raise RuntimeError("feedback without a shown item")
+        sim, local = self.sim, self.shown[s]
+        memory, reward = sim.profile.memory, 1.0 if watched else -sim.profile.skip_penalty
+        self.logits *= memory
+        self.logits += reward * sim.spill_logits[sim.topic_of[local]]
+        self.taste *= np.float32(memory)
+        self.taste += np.float32(reward) * sim.space.vecs[local]
+        self.n_fed = s + 1
+
+    def replace_current(self) -> int:
+        """Re-draw the item on screen (e.g. its image is unreadable); it stays marked as seen."""
+        s = len(self.shown) - 1
+        if s < 0 or self.n_fed > s:
+            raise RuntimeError("no item on screen to replace")
+        self.shown[s] = self._choose(s)
+        return int(self.sim.space.items[self.shown[s]])
+
+    def _choose(self, s: int) -> int:
+        sim = self.sim
+        if self.n_seen == sim.space.n:
+            raise RuntimeError(f"every item of the pool ({sim.space.n}) has been shown or replaced")
+        explore_u, topic_u, item_u = self.draws[s]
+        explore = explore_u < sim.epsilon[s] or self.n_fed == 0
+        if explore:
+            topic_w = self.remaining
+        else:
+            topic_w = self.logits + self.dead
+            topic_w -= topic_w.max()
+            np.exp(topic_w, out=topic_w)
+        topic = _inverse_cdf(topic_w, topic_u)
+        lo, hi = sim.offsets[topic], sim.offsets[topic + 1]
+        unseen = ~self.seen[lo:hi]
+        norm2 = float(self.taste @ self.taste)
+        if explore or norm2 == 0:
+            weights = unseen.astype(np.float64)
+        else:
+            # softmax(cos(u, x) / item_temperature) over the topic's unseen items; the max over the whole
+            # topic (seen or not) keeps exponents >= -2/temperature for unit vectors
+            weights = (sim.space.vecs[lo:hi] @ self.taste).astype(np.float64)
+            weights -= weights.max()
+            weights *= 1.0 / (math.sqrt(norm2) * sim.profile.item_temperature)
+            np.exp(weights, out=weights)
+            weights *= unseen
+        local = lo + _inverse_cdf(weights, item_u)
+        self.seen[local] = True
+        self.n_seen += 1
+        self.remaining[topic] -= 1
+        if self.remaining[topic] == 0:
+            self.dead[topic] = -np.inf
+        return local

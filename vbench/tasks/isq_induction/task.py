@@ -3,8 +3,9 @@
 Protocol B2 of Value-Spectrum. A trial is one simulated feed (platform profile × strategy × trial
 index) of ``scrolls`` screenshots: each scroll the model, told a persona (or not: ``plain``), says
 watch or skip, and the recommender learns from that alone. I_avg compares "yes" counts of the last and
-first n scrolls (Eq. 1); alignment checks whether the feed drifted toward the persona's values. All
-trials advance one scroll per scheduler step, so a design is ~``scrolls`` batched steps.
+first n scrolls (Eq. 1); alignment checks whether the feed drifted toward the persona's values. The
+feed reacts to each answer before the next scroll, and a trial's feed depends on its own seed and
+answers alone, so trials may advance in any order or batch and give the same records.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from vbench.tasks.isq_induction.feed_corpus import FeedCorpus, load_feed_corpus
 from vbench.tasks.isq_induction.feed_space import build_space, choose_slice, project
 from vbench.tasks.isq_induction.personas import Persona, load_personas
 from vbench.tasks.isq_induction.plot import write_curves
-from vbench.tasks.isq_induction.recommender import FeedSimulator, PlatformProfile
+from vbench.tasks.isq_induction.recommender import FeedSimulator, FeedTrial, PlatformProfile
 from vbench.tasks.isq_induction.schwartz import VALUES
 from vbench.tasks.isq_induction.strategies import PROMPTS, STRATEGIES, Strategy
 from vbench.tasks.isq_induction.supply import Supply, pool_supply, summary, worst
@@ -71,9 +72,9 @@ def _names(text: str, known: tuple[str, ...] | list[str], what: str) -> list[str
     return names
 
 
-class IsqInduction(Task):
+class IsqInduction(Task[Options]):
     name = "isq_induction"
-    version = "2.0"
+    version = "3.0"
     description = "Persona induction in a simulated short-video feed: plain/simple/ISQ, I_avg (Value-Spectrum B2)"
     Options = Options
 
@@ -159,7 +160,7 @@ class IsqInduction(Task):
                 spaces[key] = build_space(platform if pools[platform] == "platform" else "all", rows, vecs[rows],
                                           topics, seed=0, kmeans_iter=int(cfg["kmeans_iter"]),
                                           points_per_topic=int(cfg["kmeans_points_per_topic"]))
-            self._sims[platform] = FeedSimulator(spaces[key], profile, self.options.scrolls, capacity=64)
+            self._sims[platform] = FeedSimulator(spaces[key], profile, self.options.scrolls)
         return pools
 
     def samples(self) -> list[Sample]:
@@ -222,7 +223,7 @@ class IsqInduction(Task):
         return chosen, excluded
 
     # -- one trial ----------------------------------------------------------------------------------------
-    def _image(self, sim: FeedSimulator, row: int, item: int) -> tuple[int, ImagePart]:
+    def _image(self, feed: FeedTrial, item: int) -> tuple[int, ImagePart]:
         """The item's image in the store; an unreadable one stops the trial, or is re-drawn when skipping."""
         for _ in range(_MAX_REDRAWS):
             if item in self._images:
@@ -235,35 +236,34 @@ class IsqInduction(Task):
                 if not self.ctx.skip_bad_samples:
                     raise VbenchError(f"corpus item {self._corpus.ids[item]}: {exc} (fix it, or pass "
                                       f"--skip_bad_samples to have the feed show another item)") from None
-                if item not in self._bad:
+                if item not in self._bad:  # listed once, sorted by item id whatever order trials run in
                     self._bad.add(item)
                     self.skipped.append({"sample": f"corpus item {self._corpus.ids[item]}", "reason": str(exc)})
-                item = sim.replace_current(row)
+                    self.skipped.sort(key=lambda entry: entry["sample"])
+                item = feed.replace_current()
         raise VbenchError(f"{_MAX_REDRAWS} unreadable corpus images in a row; check the corpus images")
 
     def episode(self, sample: Sample, repeat: int, seed: int):
         meta = sample.meta
-        sim = self._sims[meta["platform"]]
         strategy = self._strategy[meta["strategy"]]
         persona = None if strategy.name == "plain" else self._personas[meta["persona_id"]]
-        row = sim.register(derive_seed(self.ctx.seed, "isq-feed", meta["platform"], meta["trial"], repeat))
+        # shared by the three strategies of a (platform, trial, repeat): paired feeds
+        feed = self._sims[meta["platform"]].start(
+            derive_seed(self.ctx.seed, "isq-feed", meta["platform"], meta["trial"], repeat))
         out: dict[str, Any] = {"items": [], "item_values": [], "watched": [], "scores": [], "parse_failures": 0}
         parts: dict[str, list] = {}
-        try:
-            for _ in range(self.options.scrolls):
-                item, image = self._image(sim, row, sim.next_item(row))
-                responses = yield strategy.requests(image, persona)
-                decision = strategy.decide(responses)
-                sim.feedback(row, decision.watch)
-                out["items"].append(self._corpus.ids[item])
-                out["item_values"].append(VALUES[int(self._corpus.values[item])])
-                out["watched"].append(int(decision.watch))
-                out["scores"].append(None if decision.score is None else round(decision.score, 4))
-                out["parse_failures"] += int(not decision.parse_ok)
-                for key, value in decision.parts.items():
-                    parts.setdefault(key, []).append(None if value is None else round(value, 4))
-        finally:
-            sim.release(row)
+        for _ in range(self.options.scrolls):
+            item, image = self._image(feed, feed.next_item())
+            responses = yield strategy.requests(image, persona)
+            decision = strategy.decide(responses)
+            feed.feedback(decision.watch)
+            out["items"].append(self._corpus.ids[item])
+            out["item_values"].append(VALUES[int(self._corpus.values[item])])
+            out["watched"].append(int(decision.watch))
+            out["scores"].append(None if decision.score is None else round(decision.score, 4))
+            out["parse_failures"] += int(not decision.parse_ok)
+            for key, value in decision.parts.items():
+                parts.setdefault(key, []).append(None if value is None else round(value, 4))
         if parts:
             out["isq_parts"] = parts
         out["parse_ok"] = out["parse_failures"] == 0

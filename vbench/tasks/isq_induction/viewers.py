@@ -29,7 +29,7 @@ def _coin(*parts: str) -> bool:
     return hashlib.sha256("\x1f".join(parts).encode()).digest()[0] < 128
 
 
-class ScriptedViewer(Runner):
+class ScriptedViewer(Runner[RunnerArgs]):
     """A viewer of one ``kind``; ``item_values`` maps stored image ids to their Schwartz value."""
 
     backend = "scripted-viewer"
@@ -72,7 +72,8 @@ def run_viewer(corpus: str, kind: Kind, task_args: dict, image_dir: str, seed: i
     """The task's metrics for one scripted viewer on ``corpus`` (every trial through the scheduler)."""
     from vbench.evaluator import build_task
     from vbench.images import ImageStore
-    from vbench.runners.scheduler import EpisodeSpec, Scheduler
+    from vbench.runners.scheduler import EpisodeSpec
+    from vbench.session import Session
     from vbench.tasks.base import TaskContext
     from vbench.tasks.isq_induction.feed_corpus import load_feed_corpus
     from vbench.tasks.isq_induction.personas import load_personas
@@ -87,5 +88,7 @@ def run_viewer(corpus: str, kind: Kind, task_args: dict, image_dir: str, seed: i
     specs = [EpisodeSpec(episode_id=s.id, index=i, sample=s.meta, gen=task.episode(s, 0, 0))
              for i, s in enumerate(samples)]
     records: list = []
-    Scheduler({"default": viewer}).run(specs, records.append)
+    with Session(store=store, use_cache=False) as session:
+        session.add_runner("default", viewer)
+        session.scheduler().run(specs, records.append)
     return task.metrics([r for r in records if r.status == "ok"])

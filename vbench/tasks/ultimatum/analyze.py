@@ -25,17 +25,10 @@ TASK_OF = {"solo": "ultimatum_solo", "pair": "ultimatum_pair"}
 def _judge(transcripts: list[Transcript], model: str, model_args: str | None, cache_dir: str | None,
            batch_size: int | str) -> int:
     """Replace outcomes with the LLM judge's; returns how many games fell back to the rules (errors)."""
-    from vbench.images import ImageStore, default_store, default_store_dir
-    from vbench.runners.cache import ResponseCache
-    from vbench.runners.factory import build_runner
-    from vbench.runners.scheduler import EpisodeSpec, Scheduler
+    from vbench.runners.scheduler import EpisodeSpec
+    from vbench.session import Session
     from vbench.tasks.ultimatum.base import PROMPTS
     from vbench.tasks.ultimatum.game import judged_outcomes
-
-    root = Path(cache_dir) if cache_dir else default_store_dir().parent
-    store = ImageStore(root / "images") if cache_dir else default_store()
-    runner = build_runner(model, model_args, store, batch_size)
-    cache = ResponseCache(root / "cache.sqlite")
 
     def episode(tr: Transcript):
         outcomes = yield from judged_outcomes(tr, PROMPTS, role="default")
@@ -53,11 +46,9 @@ def _judge(transcripts: list[Transcript], model: str, model_args: str | None, ca
             tr.outcomes = rule_outcomes(tr)
 
     specs = (EpisodeSpec(episode_id=t.game_id, index=i, sample={}, gen=episode(t)) for i, t in enumerate(transcripts))
-    try:
-        Scheduler({"default": runner}, cache, task_name="ultimatum_judge").run(specs, on_record)
-    finally:
-        cache.close()
-        runner.close()
+    with Session(cache_dir, batch_size=batch_size) as session:
+        session.add_runner("default", model, model_args)
+        session.scheduler(task_name="ultimatum_judge").run(specs, on_record)
     return failed
 
 

@@ -1,17 +1,17 @@
 """What the two ultimatum tasks share: options, the prompt set, persona loading, seats and metrics."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
 from vbench.data.defaults import default_dataset
-from vbench.tasks.base import Sample, Task, TaskOptions, stable_hash
+from vbench.tasks.base import Sample, Task, TaskContext, TaskOptions, stable_hash
 from vbench.tasks.prompts import load_prompts
 from vbench.tasks.ultimatum.game import GameConfig, Seat, opening_parts, run_game
 from vbench.tasks.ultimatum.metrics import compute_metrics, summary_rows
 from vbench.tasks.ultimatum.personas import Persona, load_personas
-from vbench.tasks.ultimatum.transcripts import PlayerInfo, Transcript
+from vbench.tasks.ultimatum.transcripts import PlayerInfo, Seat as SeatKey, Transcript
 from vbench.types import GenParams, Record
 
 PROMPTS = load_prompts("vbench.tasks.ultimatum")
@@ -37,13 +37,17 @@ class UltimatumOptions(TaskOptions):
     id_column: str | None = None
 
 
-class UltimatumTask(Task):
+UltimatumOptionsT = TypeVar("UltimatumOptionsT", bound=UltimatumOptions)
+
+
+class UltimatumTask(Task[UltimatumOptionsT]):
+    """Generic over the study's options (solo and pair add their own to :class:`UltimatumOptions`)."""
+
     version = "1.0"
     default_repeats = 5
     study: ClassVar[Literal["solo", "pair"]]
-    options: UltimatumOptions
 
-    def __init__(self, options: UltimatumOptions, ctx):
+    def __init__(self, options: UltimatumOptionsT, ctx: TaskContext):
         super().__init__(options, ctx)
         self._samples: list[Sample] | None = None
         self.prof = profile(options.prompt_profile)
@@ -82,7 +86,7 @@ class UltimatumTask(Task):
     def model_name(self, role: str) -> str | None:
         return self.ctx.models.get(role) or self.ctx.models.get("default")
 
-    def model_seat(self, key: Literal["a", "b"], persona: dict, role: str, rules: str,
+    def model_seat(self, key: SeatKey, persona: dict, role: str, rules: str,
                    opponent_image: str | None) -> Seat:
         info = PlayerInfo(kind="model", model=self.model_name(role), role=role, image_id=persona["image_id"],
                           image=persona["image"], level=persona.get("level"), rating=persona.get("rating"))
@@ -100,7 +104,7 @@ class UltimatumTask(Task):
     def dataset_fingerprint(self) -> str:
         return stable_hash([s.meta for s in self.samples()])
 
-    def play(self, sample: Sample, repeat: int, seats: dict[str, Seat]):
+    def play(self, sample: Sample, repeat: int, seats: dict[SeatKey, Seat]):
         game_id = f"{sample.id}#{repeat}"
         return (yield from run_game(game_id, self.study, seats, self.game_config(), extractor=self.options.extractor,
                                     prompts=PROMPTS, repeat=repeat, meta={"sample": sample.id}))

@@ -12,7 +12,7 @@ import re
 
 from vbench.tasks.ultimatum.offers import OfferParse, parse_offer
 from vbench.tasks.ultimatum.responses import ResponseParse, parse_response
-from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome, Transcript
+from vbench.tasks.ultimatum.transcripts import ROUNDS, Outcome, Seat, Transcript
 from vbench.tasks.ultimatum.turntext import normalise
 from vbench.types import GenParams, Message, Request
 
@@ -52,20 +52,25 @@ def _parse_turn(item: tuple[str, str | None]) -> tuple[float | None, bool | None
     return None, r.accepted, r.counter_proposal
 
 
-def _merge(given: Outcome | None, fields: frozenset[str], rnd: int, proposer: str,
+def _merge(given: Outcome | None, fields: frozenset[str], rnd: int, proposer: Seat,
            offer: float | None, response: tuple[bool | None, bool]) -> Outcome:
     """One round's outcome: the given fields kept, the others from the rules."""
-    if given is not None and fields == {"offer", "accepted"}:
-        return given
-    keep_offer, keep_answer = "offer" in fields, "accepted" in fields
-    if keep_offer:
-        offer = given.offer
-    accepted, counter = (given.accepted, given.counter_proposal) if keep_answer else response
-    extractor = RULES if not (keep_offer or keep_answer) else f"given+{RULES}"
+    given_offer = given if given is not None and "offer" in fields else None
+    given_answer = given if given is not None and "accepted" in fields else None
+    if given_offer is not None and given_answer is not None and fields == {"offer", "accepted"}:
+        return given_offer
+    if given_offer is not None:
+        offer = given_offer.offer
+    accepted, counter = (given_answer.accepted, given_answer.counter_proposal) if given_answer is not None else response
+    extractor = RULES if given_offer is None and given_answer is None else f"given+{RULES}"
     return Outcome(round=rnd, proposer=proposer, offer=offer, accepted=accepted, counter_proposal=counter,
-                   offer_nonanswer=given.offer_nonanswer if keep_offer else offer is None,
-                   response_nonanswer=given.response_nonanswer if keep_answer else accepted is None,
+                   offer_nonanswer=given_offer.offer_nonanswer if given_offer is not None else offer is None,
+                   response_nonanswer=given_answer.response_nonanswer if given_answer is not None else accepted is None,
                    extractor=extractor)
+
+
+# per round: (given outcome, given fields, proposer, offer's index in the parsed turns, answer's index)
+_RoundPlan = tuple[Outcome | None, frozenset[str], Seat, int | None, int | None]
 
 
 def rule_outcomes_many(transcripts: list[Transcript], keep_given: bool = False) -> None:
@@ -76,28 +81,28 @@ def rule_outcomes_many(transcripts: list[Transcript], keep_given: bool = False) 
     from vbench.analysis.parallel import map_unique
 
     items: list[tuple[str, str | None]] = []
-    plan = []  # per transcript and round: (given outcome, given fields, proposer, offer index, answer index)
+    plan: list[list[_RoundPlan]] = []
     for t in transcripts:
         by_round = t.round_turns()
         given = {o.round: o for o in t.outcomes} if keep_given else {}
-        rounds = []
+        rounds: list[_RoundPlan] = []
         for rnd in range(1, ROUNDS + 1):
             fields = t._given.get(rnd, frozenset()) if rnd in given else frozenset()
-            idx = []
+            idx: list[int | None] = []
             for role, field in (("proposer", "offer"), ("responder", "accepted")):
                 turn = by_round.get(rnd, {}).get(role)
                 idx.append(None if field in fields else len(items))
                 if field not in fields:
                     items.append((role, turn.text if turn else None))
-            rounds.append((given.get(rnd), fields, t.proposer_of(rnd), *idx))
+            rounds.append((given.get(rnd), fields, t.proposer_of(rnd), idx[0], idx[1]))
         plan.append(rounds)
     parsed = map_unique(_parse_turn, items)
     for t, rounds in zip(transcripts, plan):
         outs = []
-        for rnd, (given, fields, proposer, i_offer, i_answer) in enumerate(rounds, 1):
+        for rnd, (kept, fields, proposer, i_offer, i_answer) in enumerate(rounds, 1):
             offer = parsed[i_offer][0] if i_offer is not None else None
             response = parsed[i_answer][1:] if i_answer is not None else (None, False)
-            outs.append(_merge(given, fields, rnd, proposer, offer, response))
+            outs.append(_merge(kept, fields, rnd, proposer, offer, response))
         t.outcomes = outs
 
 

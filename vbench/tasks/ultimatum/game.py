@@ -12,7 +12,8 @@ from typing import Any, Generator, Literal
 
 from vbench.tasks.ultimatum.extraction import (RULES, judge_requests, parse_judge_acceptance, parse_judge_offer,
                                                rule_outcomes)
-from vbench.tasks.ultimatum.transcripts import ROUNDS, PlayerInfo, Players, TurnText, Transcript
+from vbench.tasks.ultimatum.transcripts import (ROUNDS, PlayerInfo, Players, Seat as SeatKey, TurnRole, TurnText,
+                                               Transcript, other_seat, scheduled_proposer)
 from vbench.types import GenParams, ImagePart, Message, Part, Request, Response, TextPart
 
 
@@ -20,7 +21,7 @@ from vbench.types import GenParams, ImagePart, Message, Part, Request, Response,
 class Seat:
     """One player. ``key`` "a" proposes in rounds 1 and 3, "b" in rounds 2 and 4."""
 
-    key: Literal["a", "b"]
+    key: SeatKey
     info: PlayerInfo
     request_role: str = "player"
     opening: list[Part] = field(default_factory=list)  # first user turn: persona image(s) + rules
@@ -61,28 +62,28 @@ def merge_users(messages: list[Message]) -> tuple[Message, ...]:
     return tuple(out)
 
 
-def play(seats: dict[str, Seat], cfg: GameConfig) -> Generator[list[Request], list[Response], list[TurnText]]:
+def play(seats: dict[SeatKey, Seat], cfg: GameConfig) -> Generator[list[Request], list[Response], list[TurnText]]:
     """Play the 4 rounds; yields one request per model turn and returns the turn texts."""
     for seat in seats.values():
         if seat.is_model:
             seat.history = [Message.system(cfg.system), Message(role="user", content=seat.opening)]
     turns: list[TurnText] = []
     for rnd in range(1, ROUNDS + 1):
-        proposer = "a" if rnd % 2 else "b"
-        order = (("proposer", proposer), ("responder", "b" if proposer == "a" else "a"))
+        proposer = scheduled_proposer(rnd)
+        order: tuple[tuple[TurnRole, SeatKey], ...] = (("proposer", proposer), ("responder", other_seat(proposer)))
         for role, key in order:  # round notice first, before anything else said in the round
             seat = seats[key]
             if seat.is_model and (role == "proposer" or cfg.marker_to == "all"):
                 seat.history.append(Message.user(cfg.round_marker.format(n=rnd)))
         for role, key in order:
-            seat, other = seats[key], seats["b" if key == "a" else "a"]
-            if seat.is_model:
+            seat, other = seats[key], seats[other_seat(key)]
+            if seat.script is not None:  # the confederate says its line
+                text = seat.script[rnd - 1]
+            else:
                 msgs = merge_users(seat.history) if cfg.merge_user_turns else tuple(seat.history)
                 responses = yield [Request(kind="generate", messages=msgs, gen=cfg.gen, role=seat.request_role)]
                 text = responses[0].text or ""
                 seat.history.append(Message.assistant(text))
-            else:
-                text = seat.script[rnd - 1]  # type: ignore[index]
             if other.is_model:
                 other.history.append(Message.user(text))
             turns.append(TurnText(round=rnd, role=role, player=key, text=text))
@@ -108,7 +109,7 @@ def judged_outcomes(transcript: Transcript, prompts: dict, role: str = "judge"):
     return out
 
 
-def run_game(game_id: str, study: Literal["solo", "pair"], seats: dict[str, Seat], cfg: GameConfig, *,
+def run_game(game_id: str, study: Literal["solo", "pair"], seats: dict[SeatKey, Seat], cfg: GameConfig, *,
              extractor: Literal["rules", "judge"] = "rules", prompts: dict | None = None, repeat: int = 0,
              meta: dict | None = None):
     """Episode body shared by both tasks: play, extract, return the outputs stored in the Record."""

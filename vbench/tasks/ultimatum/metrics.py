@@ -14,11 +14,12 @@ import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Literal, Sequence
+from typing import Any, Callable, Hashable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
 from vbench.analysis import stats
+from vbench.analysis.inputs import Keys, Values
 from vbench.analysis.text import PRONOUN_GROUPS, text_measures
 from vbench.tasks.ultimatum.transcripts import PlayerInfo, Transcript
 
@@ -36,15 +37,15 @@ class Unit:
     study: Literal["solo", "pair"]
     label: str
 
-    def mean(self, values: Sequence[Any], keys: Sequence[Any]) -> dict[str, Any]:
+    def mean(self, values: Values, keys: Keys) -> dict[str, Any]:
         if self.study == "pair":
             return stats.mean(values, crossed=keys, unit=self.label, seed=SEED).model_dump()
         return stats.mean(values, keys, unit=self.label, seed=SEED).model_dump()
 
-    def rate(self, flags: Sequence[Any], keys: Sequence[Any]) -> dict[str, Any]:
+    def rate(self, flags: Values, keys: Keys) -> dict[str, Any]:
         return self.mean([None if f is None else float(bool(f)) for f in flags], keys)
 
-    def ols(self, y: Sequence[Any], X: dict[str, Sequence[Any]], keys: Sequence[Any]) -> dict[str, Any]:
+    def ols(self, y: Values, X: Mapping[str, Values], keys: Keys) -> dict[str, Any]:
         if self.study == "pair":
             return stats.ols(y, X, crossed=keys, unit=self.label)
         return stats.ols(y, X, clusters=keys, unit=self.label)
@@ -63,7 +64,7 @@ def _unit(transcripts: list[Transcript], study: Literal["solo", "pair"]) -> Unit
 
 
 def _grouped(groups: Iterable[Any], values: Sequence[Any], keys: np.ndarray,
-             agg: Callable[[Sequence[Any], np.ndarray], dict[str, Any]]) -> dict[str, Any]:
+             agg: Callable[[Values, Keys], dict[str, Any]]) -> dict[str, Any]:
     by: dict[Any, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
         if g is not None:
@@ -113,10 +114,11 @@ class _Rounds:
                                        o.offer, o.accepted, o.counter_proposal)):
                     self.c[k].append(v)
 
-    def select(self, side: Literal["p", "r"], study: str) -> dict[str, list]:
-        """Rounds where the proposer (p) or the responder (r) is a model; ``keys``: its unit keys."""
+    def select(self, side: Literal["p", "r"], study: str) -> dict[str, Any]:
+        """Rounds where the proposer (p) or the responder (r) is a model: its columns (lists) and, under
+        ``keys``, its unit keys (an int array: one code, or two for the pair study)."""
         keep = [i for i, k in enumerate(self.c[f"{side}_kind"]) if k == "model"]
-        out = {k: [v[i] for i in keep] for k, v in self.c.items()}
+        out: dict[str, Any] = {k: [v[i] for i in keep] for k, v in self.c.items()}
         other = "r" if side == "p" else "p"
         own = np.array(out[f"{side}_key"], dtype=np.int64)
         out["keys"] = (np.column_stack([own, np.array(out[f"{other}_key"], dtype=np.int64)]).reshape(-1, 2)
@@ -124,7 +126,7 @@ class _Rounds:
         return out
 
 
-def _offer_metrics(P: dict[str, list], R: dict[str, list], unit: Unit) -> dict[str, Any]:
+def _offer_metrics(P: dict[str, Any], R: dict[str, Any], unit: Unit) -> dict[str, Any]:
     m: dict[str, Any] = {}
     pk, rk = P["keys"], R["keys"]
     m["mean_offer"] = unit.mean(P["offer"], pk)
@@ -200,7 +202,8 @@ def _language(transcripts: list[Transcript], unit: Unit, code: _Coder) -> dict[s
         X["opponent_level"] = opp_level
     out["ols_sentiment"] = unit.ols(s, X, ukeys)
     we, i_, you = (per_unit(g) for g in ("we", "i", "you"))
-    share = [None if (w or 0) + (a or 0) + (y or 0) == 0 else w / (w + a + y) for w, a, y in zip(we, i_, you)]
+    share = [None if w is None or a is None or y is None or w + a + y == 0 else w / (w + a + y)
+             for w, a, y in zip(we, i_, you)]
     out["we_share"] = {"all": unit.mean(share, ukeys), "by_level": _grouped(level, share, ukeys, unit.mean)}
     return out
 

@@ -30,12 +30,11 @@ class PairOptions(UltimatumOptions):
     design_seed: int = 0
 
 
-class UltimatumPair(UltimatumTask):
+class UltimatumPair(UltimatumTask[PairOptions]):
     name = "ultimatum_pair"
     description = "Ultimatum game between two visual personas (Kiss up, Kick down Study 2)"
     study = "pair"
     roles = ("player_a", "player_b", "judge")
-    Options = PairOptions
 
     def build_samples(self) -> list[Sample]:
         o = self.options
@@ -75,8 +74,7 @@ class UltimatumPair(UltimatumTask):
 
     def episode(self, sample: Sample, repeat: int, seed: int):
         a, b = sample.meta["a"], sample.meta["b"]
-        seats = {
+        return (yield from self.play(sample, repeat, {
             "a": self.model_seat("a", a, "player_a", self.rules_text("pair_a", "first"), b["image"]),
             "b": self.model_seat("b", b, "player_b", self.rules_text("pair_b", "second"), a["image"]),
-        }
-        return (yield from self.play(sample, repeat, seats))
+        }))

@@ -79,7 +79,7 @@ def _decision(sentence: str) -> bool | None:
     recap = is_past(sentence)
     for m in scan(_CUES, sentence):
         kind = m.lastgroup
-        if kind == "skip" or (recap and _PAST_TENSE.search(m.group())):
+        if kind is None or kind == "skip" or (recap and _PAST_TENSE.search(m.group())):
             continue
         return _DECISION[kind]
     return None

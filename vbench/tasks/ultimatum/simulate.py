@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-from vbench.tasks.ultimatum.transcripts import PlayerInfo, Players, Transcript, TurnText
+from vbench.tasks.ultimatum.transcripts import PlayerInfo, Players, Transcript, TurnText, other_seat, scheduled_proposer
 
 _OPENERS = ["", "As a proud warrior, ", "Considering my character, ", "Well, ", "Hmm. ", "Let me be clear: ",
             "In the spirit of fairness, ", "As the proposer in this round, ", "Listen carefully. ", "Friend, "]
@@ -56,7 +56,8 @@ def simulate_transcripts(n_games: int, study: Literal["solo", "pair"] = "pair", 
                                            level=levels[seat], rating=float(levels[seat]))
         turns = []
         for rnd in range(1, 5):
-            p, r = ("a", "b") if rnd % 2 else ("b", "a")
+            p = scheduled_proposer(rnd)
+            r = other_seat(p)
             if p == conf:
                 own = 50 if rnd <= 2 else 75
                 prop = f"As the proposer, I suggest a division of ${own} for me and ${100 - own} for you."

@@ -14,19 +14,18 @@ from pydantic import Field
 from vbench.tasks.base import Sample
 from vbench.tasks.ultimatum.base import PROMPTS, UltimatumOptions, UltimatumTask
 from vbench.tasks.ultimatum.game import Seat
-from vbench.tasks.ultimatum.transcripts import PlayerInfo
+from vbench.tasks.ultimatum.transcripts import PlayerInfo, Seat as SeatKey, other_seat
 
 
 class SoloOptions(UltimatumOptions):
     orders: Literal["both", "first", "second"] = Field("both", description="model proposes in rounds 1+3 (first), 2+4 (second) or both")
 
 
-class UltimatumSolo(UltimatumTask):
+class UltimatumSolo(UltimatumTask[SoloOptions]):
     name = "ultimatum_solo"
     description = "Ultimatum game vs a fixed confederate with a visual persona (Kiss up, Kick down Study 1)"
     study = "solo"
     roles = ("player", "judge")
-    Options = SoloOptions
 
     def build_samples(self) -> list[Sample]:
         orders = ["first", "second"] if self.options.orders == "both" else [self.options.orders]
@@ -38,7 +37,8 @@ class UltimatumSolo(UltimatumTask):
 
     def episode(self, sample: Sample, repeat: int, seed: int):
         order = sample.meta["order"]
-        me, conf = ("a", "b") if order == "first" else ("b", "a")
+        me: SeatKey = "a" if order == "first" else "b"
+        conf = other_seat(me)
         seats = {
             me: self.model_seat(me, sample.meta, "player", self.rules_text("solo", order), None),
             conf: Seat(key=conf, info=PlayerInfo(kind="confederate", model="confederate"),

@@ -18,6 +18,16 @@ from vbench.errors import UsageError
 SCHEMA_VERSION = "1"
 ROUNDS = 4
 Seat = Literal["a", "b"]
+TurnRole = Literal["proposer", "responder"]
+
+
+def other_seat(seat: Seat) -> Seat:
+    return "b" if seat == "a" else "a"
+
+
+def scheduled_proposer(rnd: int) -> Seat:
+    """Who proposes in a round: seat a in rounds 1 and 3, seat b in rounds 2 and 4."""
+    return "a" if rnd % 2 else "b"
 
 
 class PlayerInfo(BaseModel):
@@ -51,7 +61,7 @@ class Players(BaseModel):
 class TurnText(BaseModel):
     model_config = ConfigDict(extra="forbid")
     round: int = Field(ge=1, le=ROUNDS)
-    role: Literal["proposer", "responder"]
+    role: TurnRole
     player: Seat
     text: str | None = Field(description="what the player said (null = no output)")
 
@@ -105,13 +115,13 @@ class Transcript(BaseModel):
             out.setdefault(t.round, {})[t.role] = t
         return out
 
-    def proposer_of(self, rnd: int) -> str:
+    def proposer_of(self, rnd: int) -> Seat:
         turn = self.round_turns().get(rnd, {})
         if "proposer" in turn:
             return turn["proposer"].player
         if "responder" in turn:
-            return "b" if turn["responder"].player == "a" else "a"
-        return "a" if rnd % 2 else "b"
+            return other_seat(turn["responder"].player)
+        return scheduled_proposer(rnd)
 
     def model_turns_usable(self) -> bool:
         """True when every model turn has an extracted offer (proposer) or answer (responder)."""

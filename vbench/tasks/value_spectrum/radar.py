@@ -9,11 +9,13 @@ import numpy as np
 def radar_chart(series: dict[str, dict[str, float]], order: list[str], path: Path, title: str = "") -> Path:
     """One closed polygon per series over the values in ``order`` (scores in [0, 1])."""
     from matplotlib.figure import Figure
+    from matplotlib.projections.polar import PolarAxes
 
     labels = [v for v in order if any(v in s for s in series.values())]
     angles = np.linspace(0, 2 * np.pi, len(labels), endpoint=False).tolist()
     fig = Figure(figsize=(6.5, 7.2), dpi=100)
     ax = fig.add_subplot(projection="polar")
+    assert isinstance(ax, PolarAxes)
     ax.set_theta_offset(np.pi / 2)  # first value at the top, clockwise
     ax.set_theta_direction(-1)
     for i, (name, scores) in enumerate(series.items()):

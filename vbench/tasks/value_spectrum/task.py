@@ -25,7 +25,7 @@ from vbench.data.defaults import default_dataset
 from vbench.data.schwartz import load_schwartz
 from vbench.errors import UsageError
 from vbench.results import atomic_write_text
-from vbench.tasks.base import Sample, Task, TaskOptions, stable_hash
+from vbench.tasks.base import Sample, Task, TaskContext, TaskOptions, stable_hash
 from vbench.tasks.common import load_image_samples
 from vbench.tasks.prompts import load_prompts
 from vbench.tasks.value_spectrum import metrics as vm
@@ -99,14 +99,13 @@ def spread(samples: list[Sample], limit: int | None) -> list[Sample]:
     return out
 
 
-class ValueSpectrum(Task):
+class ValueSpectrum(Task[Options]):
     name = "value_spectrum"
     version = "2.0"
     description = "Preference for Schwartz values over short-video screenshots, yes/no (Value-Spectrum B1)"
     roles = ("default", "captioner", "answerer")
-    Options = Options
 
-    def __init__(self, options: Options, ctx):
+    def __init__(self, options: Options, ctx: TaskContext):
         super().__init__(options, ctx)
         if options.profile not in PROMPTS["profiles"]:
             raise UsageError(f"--task_args profile: unknown {options.profile!r} (known: {', '.join(PROMPTS['profiles'])})")
