@@ -38,20 +38,11 @@ def play(runner, engine: str, data: Path, games: int, gen_kwargs: str, out: Path
     runner.reset_prefix_cache()
     stats = runner.prefix_cache
     before = (stats.prompt_tokens, stats.cached_tokens, runner.calls)
-    close, runner.close = runner.close, lambda: None
-
-    def shared(model, model_args, store, batch_size="auto", **kwargs):
-        runner.store, runner._batch_size = store, batch_size
-        return runner
-
-    real_build, ev.build_runner = ev.build_runner, shared
-    try:
-        s = time.perf_counter()
-        ev.evaluate("vllm", tasks="ultimatum_pair", dataset=str(data), limit=games, repeats=1, batch_size=batch_size,
-                    gen_kwargs=gen_kwargs, output_path=out, cache_dir=out / "cache", show_progress=False)
-        wall = time.perf_counter() - s
-    finally:
-        ev.build_runner, runner.close = real_build, close
+    runner._batch_size = batch_size
+    s = time.perf_counter()  # a Runner instance handed to evaluate is used as is and not closed
+    ev.evaluate(runner, tasks="ultimatum_pair", dataset=str(data), limit=games, repeats=1, gen_kwargs=gen_kwargs,
+                output_path=out, cache_dir=out / "cache", show_progress=False)
+    wall = time.perf_counter() - s
     prompt, cached = stats.prompt_tokens - before[0], stats.cached_tokens - before[1]
     [samples] = list(out.rglob("samples.jsonl"))
     return {"engine": engine, "wall": wall, "requests": runner.calls - before[2], "prompt_tokens": prompt,

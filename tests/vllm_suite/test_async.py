@@ -90,16 +90,12 @@ GAMES = {"tasks": "ultimatum_pair", "limit": 2, "gen_kwargs": "max_tokens=8,temp
 
 
 def _in_process(runner, monkeypatch, data: Path, out: Path, batch_size: str) -> bytes:
-    """ultimatum_pair through the evaluator on a session engine; its samples.jsonl."""
-    def shared(model, model_args, store, batch_size="auto", **kwargs):
-        monkeypatch.setattr(runner, "store", store)
-        monkeypatch.setattr(runner, "_batch_size", batch_size)
-        return runner
-
-    monkeypatch.setattr(evaluator, "build_runner", shared)
-    monkeypatch.setattr(runner, "close", lambda: None)  # closed by its fixture, after the session
-    evaluator.evaluate("vllm", dataset=str(data), batch_size=batch_size, output_path=out,
-                       cache_dir=out / "cache", show_progress=False, **GAMES)
+    """ultimatum_pair through the evaluator on a session engine (handed in as a Runner: used on the run's
+    image store, not closed); its samples.jsonl."""
+    monkeypatch.setattr(runner, "store", runner.store)  # restored afterwards
+    monkeypatch.setattr(runner, "_batch_size", batch_size)
+    evaluator.evaluate(runner, dataset=str(data), output_path=out, cache_dir=out / "cache", show_progress=False,
+                       **GAMES)
     [path] = list(out.rglob("samples.jsonl"))
     return path.read_bytes()
 
