@@ -1,4 +1,5 @@
-"""vLLM runner figures, measured side by side in one run on one engine:
+"""vLLM runner figures for its blocking path (``engine=sync``, one ``LLM.chat`` per batch), measured side by
+side in one run on one engine (benchmarks/bench_vllm_async.py compares it with the asynchronous engine):
 
 * engine start time;
 * throughput of ultimatum_pair games through the evaluator (requests/s, output tokens/s);
@@ -41,7 +42,7 @@ def replay(runner, run, batches, rounds: int) -> dict[str, float]:
 
     from vbench.runners.vllm import sampling_kwargs, to_vllm_messages
 
-    llm = runner._engine()
+    llm = runner._start_sync()
     t = {"runner": 0.0, "direct": 0.0, "inside_chat": 0.0}
     toks = {"runner": 0, "direct": 0}
     chat = llm.chat
@@ -122,9 +123,9 @@ def main() -> None:
         model = str(build_tiny_qwen2vl_vllm(tmp / "tiny-qwen2vl-vllm"))
         a.model_args += ",dtype=float32"
     data = build_synthetic_avatars(tmp / "avatars", n=a.games, seed=0)
-    runner = build_runner("vllm", f"pretrained={model},{a.model_args}")
+    runner = build_runner("vllm", f"pretrained={model},{a.model_args},engine=sync")
     s = time.perf_counter()
-    runner._engine()
+    runner._start_sync()
     print(f"engine start: {time.perf_counter() - s:.1f} s ({model})")
 
     batches, orig_run = _record(runner)

@@ -11,23 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.vllm_suite.conftest import ENGINE_ARGS, need_engine, rate
+from tests.vllm_suite.conftest import ENGINE_ARGS, ROOT, cli, model_args, need_engine, rate
 from vbench.errors import UsageError
 from vbench.runners.factory import build_runner
 from vbench.types import GenParams, ImagePart, Message, Request
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def _cli(*args: str, env: dict | None = None, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "vbench", *args], cwd=cwd, env=full, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-def _model_args(path: Path, **extra) -> str:
-    return ",".join(f"{k}={v}" for k, v in {"pretrained": path, **ENGINE_ARGS, **extra}.items())
 
 
 def test_vllms_cpu_platform_is_accepted():
@@ -82,7 +71,7 @@ def test_unknown_engine_arguments_are_caught_before_loading(vllm_model):
     with pytest.raises(UsageError, match="no engine argument 'swap_space'"):
         build_runner("vllm", f"pretrained={vllm_model},swap_space=4")
     runner = build_runner("vllm", f"pretrained={vllm_model},enable_prefix_caching=false,max_num_batched_tokens=2048")
-    assert runner._llm is None  # accepted, nothing loaded yet
+    assert not runner.engine_started  # accepted, nothing loaded yet
 
 
 def test_fingerprint_ignores_placement_but_not_the_model(vllm_model):
@@ -91,7 +80,10 @@ def test_fingerprint_ignores_placement_but_not_the_model(vllm_model):
     a = VLLMRunner(VLLMArgs(pretrained=str(vllm_model)))
     b = VLLMRunner(VLLMArgs(pretrained=str(vllm_model), tensor_parallel_size=8, gpu_memory_utilization=0.5))
     c = VLLMRunner(VLLMArgs(pretrained=str(vllm_model), dtype="float16"))
-    assert a.fingerprint == b.fingerprint != c.fingerprint
+    sync = VLLMRunner(VLLMArgs(pretrained=str(vllm_model), engine="sync"))
+    asy = VLLMRunner(VLLMArgs(pretrained=str(vllm_model), engine="async"))
+    assert a.fingerprint == b.fingerprint == sync.fingerprint == asy.fingerprint != c.fingerprint  # engine: placement
+    assert asy.native_async and not sync.native_async  # a blocking engine is served through run()
     assert VLLMRunner.choice_scoring == "full-continuation-logprobs"
 
 
@@ -126,9 +118,9 @@ def test_an_engine_failure_stops_the_run_with_one_line(avatars_small, tmp_path):
     from vbench.testing.tiny_models import build_tiny_qwen2vl
 
     model = build_tiny_qwen2vl(tmp_path / "hd16")  # head_dim 16
-    out = _cli("eval", "--model", "vllm", "--model_args", _model_args(model), "--tasks", "aggressiveness_rating",
-               "--dataset", str(avatars_small), "--limit", "2", "--output_path", str(tmp_path / "out"),
-               cwd=tmp_path, env={"VBENCH_CACHE": str(tmp_path / "c")})
+    out = cli("eval", "--model", "vllm", "--model_args", model_args(model), "--tasks", "aggressiveness_rating",
+              "--dataset", str(avatars_small), "--limit", "2", "--output_path", str(tmp_path / "out"),
+              cwd=tmp_path, env={"VBENCH_CACHE": str(tmp_path / "c")})
     if "head_dim" not in out.stderr and out.returncode == 0:
         pytest.skip("this vLLM build serves head_dim 16 (a GPU): no engine failure to provoke")
     assert out.returncode == 1, out.stderr[-2000:]
@@ -156,10 +148,11 @@ CLOSE_SCRIPT = textwrap.dedent("""
 
 
 def test_close_shuts_the_engine_core_down(vllm_model, tmp_path):
-    """With vLLM's default multi-process engine: no engine process left after close(), nothing leaked."""
+    """The asynchronous engine (its core always in its own process): no engine process left after close(),
+    nothing leaked."""
     script = tmp_path / "close_check.py"
     script.write_text(CLOSE_SCRIPT)
-    args = json.dumps({"pretrained": str(vllm_model), **ENGINE_ARGS})
+    args = json.dumps({"pretrained": str(vllm_model), "engine": "async", **ENGINE_ARGS})
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
     out = subprocess.run([sys.executable, str(script), args, str(tmp_path / "store")], env=env, capture_output=True,
                          text=True, timeout=900, check=False)

@@ -137,3 +137,43 @@ def test_no_device_reason_comes_from_vllms_platform_detection(monkeypatch):
     assert "no device" in ve.unavailable_reason()
     platforms.current_platform = SimpleNamespace(is_unspecified=lambda: False)  # CPU build, or a GPU
     assert ve.unavailable_reason() is None
+
+
+def test_the_engine_defaults_to_async_on_a_gpu_and_to_the_in_process_one_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(ve, "platform_kind", lambda: "gpu")
+    assert vr.resolve_engine("auto") == "async" and vr.resolve_engine("sync") == "sync"
+    monkeypatch.setattr(ve, "platform_kind", lambda: "cpu")  # AsyncLLM's separate engine process starts slowly there
+    assert vr.resolve_engine("auto") == "sync" and vr.resolve_engine("async") == "async"
+    assert "engine" in vr._PLACEMENT  # the engine never changes an answer, so not the fingerprint either
+
+
+def test_when_one_request_of_a_batch_fails_the_others_are_cancelled():
+    """An engine failure on one request stops the batch: the requests still in flight are cancelled
+    (their engine requests aborted), not left running behind the error."""
+    import asyncio
+
+    cancelled: list[int] = []
+
+    async def slow(i: int) -> int:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(i)
+            raise
+        return i
+
+    async def fails() -> int:
+        await asyncio.sleep(0)
+        raise RuntimeError("engine died")
+
+    async def quick() -> int:
+        return 7
+
+    async def batch() -> list[int]:
+        with pytest.raises(RuntimeError, match="engine died"):
+            await vr._all([slow(0), fails(), slow(2)])
+        await asyncio.sleep(0)  # one loop turn: the cancellations are delivered
+        return sorted(cancelled)
+
+    assert asyncio.run(vr._all([quick(), quick()])) == [7, 7]
+    assert asyncio.run(batch()) == [0, 2]  # before the loop ends (which would cancel leftovers itself)

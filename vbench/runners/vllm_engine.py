@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -124,3 +125,22 @@ def engine_error(exc: BaseException, model: str) -> VbenchError:
     """A failure of the engine itself (not of one request): the run cannot go on."""
     return VbenchError(f"vllm engine failed while running {model!r}: {type(exc).__name__}: {first_line(exc)}")
 
+
+
+@dataclass
+class PrefixCacheStats:
+    """Prompt tokens the engine was sent, and how many of them it found in its prefix cache."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+
+    def add(self, output: Any) -> None:
+        """Count one finished ``RequestOutput``."""
+        self.requests += 1
+        self.prompt_tokens += len(output.prompt_token_ids or [])
+        self.cached_tokens += output.num_cached_tokens or 0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
