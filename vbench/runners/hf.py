@@ -67,9 +67,9 @@ class HFRunner(Runner[HFArgs]):
 
     def __init__(self, args: HFArgs, store=None, batch_size="auto", **_: Any):
         super().__init__(args, store, batch_size)
-        self._model = None
-        self._proc = None
-        self._device = None
+        self._model: Any = None  # transformers model and processor, loaded on the first run
+        self._proc: Any = None
+        self._device: str | None = None
         self._variant_cache: dict[tuple[str, ...], dict[str, list[int]]] = {}
         self._prefix: PrefixReuse | None = None  # once loaded, when on and the model allows it
 
@@ -108,7 +108,7 @@ class HFRunner(Runner[HFArgs]):
         kwargs: dict[str, Any] = {"revision": a.revision, "trust_remote_code": a.trust_remote_code}
         try:
             proc = AutoProcessor.from_pretrained(a.pretrained, **kwargs)
-            model = AutoModelForImageTextToText.from_pretrained(
+            model: Any = AutoModelForImageTextToText.from_pretrained(
                 a.pretrained, dtype=dtype, **kwargs,
                 **({"attn_implementation": a.attn_implementation} if a.attn_implementation else {}))
         except (ImportError, MemoryError):
@@ -199,8 +199,9 @@ class HFRunner(Runner[HFArgs]):
             for i, resp in zip(idx, answers):
                 out[i] = resp
         for i, j in fused.items():
+            source = out[j]
             out[i] = (self._probs_from_next(requests[i], first_lp[j]) if j in first_lp
-                      else Response.failure(out[j].error or "generation failed"))
+                      else Response.failure((source.error if source is not None else None) or "generation failed"))
         return out  # type: ignore[return-value]
 
     def _generate(self, reqs: list[Request], want_first: bool = False) -> tuple[list[Response], Any]:
@@ -289,9 +290,9 @@ class HFRunner(Runner[HFArgs]):
                     results[r][variant] = float(next_lp[r, ids[0]])
                 else:
                     multi[tuple(ids)].append((r, variant))
-        for ids, users in multi.items():
+        for cont, users in multi.items():
             rows = sorted({r for r, _ in users})
-            scores = self._continuation_logprob(inputs, rows, list(ids), next_lp)
+            scores = self._continuation_logprob(inputs, rows, list(cont), next_lp)
             for r, variant in users:
                 results[r][variant] = scores[rows.index(r)]
         return [self._pooled(req.options, lps) for req, lps in zip(reqs, results)]
