@@ -40,7 +40,6 @@ def browser():
 def test_a_rater_rates_every_image_in_the_browser(built_avatars, tmp_path, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(browser, 20)
@@ -68,7 +67,7 @@ def test_a_rater_rates_every_image_in_the_browser(built_avatars, tmp_path, brows
                 browser.find_element(By.TAG_NAME, "body").send_keys("6")      # keyboard shortcut
             else:
                 browser.find_element(By.ID, f"rate-{1 + step % 7}").click()
-            wait.until(EC.staleness_of(img))                  # the next page has replaced this one
+            wait.until(lambda d, el=img: replaced(el))              # the next page has replaced this one
         assert browser.find_elements(By.ID, "done"), "the rater never reached the end"
     df = store.frame()
     store.close()
@@ -78,3 +77,19 @@ def test_a_rater_rates_every_image_in_the_browser(built_avatars, tmp_path, brows
     assert df[df.item_id == real[1]].rating.tolist() == [6]
     assert (df[df.is_check == 1].rating == df[df.is_check == 1].expected).all()
     assert df.client_ms.notna().all() and (df.client_ms >= 0).all()     # time measured in the page
+
+
+def replaced(element) -> bool:
+    """True once ``element``'s page is gone. Chromedriver reports a replaced page either as a stale element
+    or, in newer releases, as a generic "unhandled inspector error" about the node; both mean replaced."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "inspector error" in str(exc) or "No node" in str(exc):
+            return True
+        raise
+    return False
