@@ -278,13 +278,18 @@ def recompute_reasons(res: RunResults, records: list[Any]) -> tuple[list[str], d
     except ValidationError as exc:
         return [pydantic_reason(exc, "task.options")], None
     try:
-        recomputed = json.loads(json.dumps(task.metrics([r for r in records if r.status == "ok"]), default=_jsonable))
+        recomputed = json_metrics(task, [r for r in records if r.status == "ok"])
     except Exception as exc:  # hostile records can make any task code raise
         return [f"metrics could not be recomputed from the records ({type(exc).__name__}: {str(exc)[:120]})"], None
     differences = diff(res.metrics, recomputed)
     if differences:
         return ["metrics disagree with the records: " + "; ".join(differences)], recomputed
     return [], recomputed
+
+
+def json_metrics(task: Any, ok_records: list[Any]) -> dict[str, Any]:
+    """``task.metrics`` of the records as results.json holds them (plain JSON values), for comparisons."""
+    return json.loads(json.dumps(task.metrics(ok_records), default=_jsonable))
 
 
 def _jsonable(obj: Any) -> Any:

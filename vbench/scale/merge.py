@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from vbench.errors import UsageError
 from vbench.images import STORE_POINTER, ImageStore, read_store_pointer
-from vbench.leaderboard.checks import build_task_for
+from vbench.leaderboard.checks import build_task_for, json_metrics
 from vbench.output_lock import OutputLock
 from vbench.results import Counts, RunResults, RunSpec, atomic_write_text, write_results
 from vbench.samples_log import RunTally
@@ -147,7 +147,7 @@ def merge_parts(parts: list[Part], out_dir: Path, command: list[str], overwrite:
     ok = [r for r in records if r.status == "ok"]
     pointer = read_store_pointer(parts[0].where)
     task = build_task_for(first, store=ImageStore(pointer) if pointer else None)
-    metrics = json.loads(json.dumps(task.metrics(ok), default=_jsonable))
+    metrics = json_metrics(task, ok)
     if (out_dir / "results.json").exists() and not overwrite:
         raise UsageError(f"{out_dir} already holds a run; pass --overwrite to replace it")
     with OutputLock(out_dir):
@@ -194,14 +194,6 @@ def _write_tally(parts: list[Part], out_dir: Path, spec_hash: str) -> None:
     if tally.invocations:
         text = json.dumps({"spec_hash": spec_hash, "invocations": tally.invocations}, sort_keys=True)
         atomic_write_text(tally.path, text + "\n")
-
-
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)
 
 
 def group_parts(parts: list[Part]) -> dict[tuple[str, str], list[Part]]:
