@@ -110,12 +110,13 @@ def test_untrusted_text_is_escaped_everywhere(tmp_path, hostile_dataset):
     assert "Content-Security-Policy" in board.read_text()
 
 
-def test_csv_neutralises_formulas(tmp_path, dataset_dir, runs):
+def test_csv_neutralises_formulas(tmp_path, runs):
     obj = packed(runs["seed0"])
     obj["results"]["model"]["model_id"] = "=HYPERLINK(\"http://x\")"
-    write_layout(dataset_dir, obj)
+    dataset = tmp_path / "formula-dataset"  # alone: beside the original it would be a relabelled copy
+    write_layout(dataset, obj)
     site = tmp_path / "site"
-    assert _build(dataset_dir, site, "--no-paper") == 0
+    assert _build(dataset, site, "--no-paper") == 0
     rows = [r for f in (site / "tables").glob("*.csv") for r in csv.DictReader(f.open())]
     assert any(r["model"].startswith("'=HYPERLINK") for r in rows)
     assert not any(r["model"].startswith("=") for r in rows)
