@@ -27,6 +27,7 @@ from vbench.registry import TASKS
 from vbench.results import Counts, ModelSpec, RunResults, RunSpec, TaskSpec, write_results
 from vbench.planning import episode_specs, plan
 from vbench.runners.base import Runner
+from vbench.runners.cache import TallyKey
 from vbench.samples_log import SamplesLog
 from vbench.session import Session
 from vbench.scale.shards import shard_dir_name, shard_spec
@@ -151,8 +152,11 @@ def _run_locked(task: Task, samples, cfg: EvalConfig, session: Session, model_na
                 options: dict) -> RunResults:
     runners, seed, show_progress = session.runners, task.ctx.seed, cfg.show_progress
     log = SamplesLog(out_dir / "samples.jsonl", spec_hash)
+    tally_run = stable_hash({"samples": str(log.path.resolve()), "spec": spec_hash})
     if cfg.overwrite:
         log.remove()
+        if session.cache is not None:
+            session.cache.forget_tallies(tally_run)
     previous = log.read()
     invocation = f"{started}/{os.getpid()}/{uuid.uuid4().hex[:8]}"  # unique even for two runs in one second
     done = {r.episode_id: r for r in previous if r.status == "ok"}
@@ -166,7 +170,7 @@ def _run_locked(task: Task, samples, cfg: EvalConfig, session: Session, model_na
 
         bar = tqdm(total=total, initial=len(done), desc=task.name, unit="ep", file=sys.stderr, leave=False)
     scheduler = session.scheduler(gen_overrides=overrides, spec_hash=spec_hash, task_name=task.name,
-                                  progress=bar.update if bar else None)
+                                  progress=bar.update if bar else None, tally_key=TallyKey(tally_run, invocation, lambda: log.tally.register(invocation)))
     def on_record(rec: Record) -> None:
         log.append(rec)
         new_records.append(rec)
@@ -186,7 +190,7 @@ def _run_locked(task: Task, samples, cfg: EvalConfig, session: Session, model_na
               f"{stats.model_calls} model calls", file=sys.stderr)
     all_records = list(done.values()) + new_records
     log.finalize(all_records)
-    run_calls, run_hits = log.tally.totals()
+    run_calls, run_hits = log.tally.totals(session.cache.tallies(tally_run) if session.cache is not None else None)
     all_records.sort(key=lambda r: (r.index, r.repeat))
     ok = [r for r in all_records if r.status == "ok"]
     metrics = task.metrics(ok)

@@ -61,11 +61,25 @@ class RunTally:
             return
         self.invocations[invocation] = [model_calls, cache_hits]
         text = json.dumps({"spec_hash": self.spec_hash, "invocations": self.invocations}, sort_keys=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.path, self._tmp, text + "\n", sync=False)
         self._written = (model_calls, cache_hits)
 
-    def totals(self) -> tuple[int, int]:
-        return sum(v[0] for v in self.invocations.values()), sum(v[1] for v in self.invocations.values())
+    def register(self, invocation: str) -> None:
+        """Make an invocation known before anything is committed under it (see ``totals``)."""
+        if invocation not in self.invocations:
+            self.update(invocation, 0, 0)
+
+    def totals(self, committed: dict[str, tuple[int, int]] | None = None) -> tuple[int, int]:
+        """Sums over invocations. ``committed`` (the response cache's tallies of this run, written with its
+        answers) wins where it is further on: a killed invocation's last answers are in the cache before
+        they reach a record, and a resumed run will not pay for them again. Only invocations this file
+        registered count, so a deleted output folder starts from zero even with an old cache."""
+        merged = {k: (v[0], v[1]) for k, v in self.invocations.items()}
+        for inv, (calls, hits) in (committed or {}).items():
+            if inv in merged:
+                merged[inv] = (max(merged[inv][0], calls), max(merged[inv][1], hits))
+        return sum(v[0] for v in merged.values()), sum(v[1] for v in merged.values())
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

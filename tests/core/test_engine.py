@@ -314,3 +314,25 @@ def test_batch_runner_rounds_do_not_depend_on_thread_timing():
         results.append(([r.outputs for r in records], runner.batches))
     assert results[0] == results[1] == results[2]
     assert any(len(b) > 1 for b in results[0][1])  # requests of different episodes did share batches
+
+
+@pytest.mark.parametrize("runner", [DelayedDummy(salt=5, max_delay=0.005), DummyRunner(DummyArgs())],
+                         ids=["async", "batch"])
+def test_the_call_tally_is_committed_with_the_answers_it_counts(runner, tmp_path):
+    """Whenever a record is delivered (and a crash could strike), the tally the cache holds counts exactly
+    the answers it holds: a kill can lose neither a counted answer nor the count of a cached one."""
+    from vbench.runners.cache import ResponseCache, TallyKey
+
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    seen: list[tuple[int, int]] = []
+
+    def on_record(_rec) -> None:
+        seen.append((cache.tallies("run")["inv"][0], len(cache)))
+
+    specs = [EpisodeSpec(f"e{i}", i, {}, _turns(f"e{i}", 3)) for i in range(8)]
+    stats = Scheduler({"default": runner}, cache, tally_key=TallyKey("run", "inv")).run(specs, on_record)
+    assert len(seen) == 8 and all(calls == rows for calls, rows in seen)
+    assert cache.tallies("run") == {"inv": (24, 0)} == {"inv": (stats.model_calls, stats.cache_hits)}
+    again = Scheduler({"default": runner}, cache, tally_key=TallyKey("run", "inv2")).run(
+        [EpisodeSpec(f"e{i}", i, {}, _turns(f"e{i}", 3)) for i in range(8)], lambda r: None)
+    assert again.cache_hits == 24 and cache.tallies("run")["inv2"] == (0, 24)

@@ -10,12 +10,25 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vbench.types import Response
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
+Tally = tuple[str, str, int, int]  # (run, invocation, model calls, cache hits)
+
+
+@dataclass(frozen=True)
+class TallyKey:
+    """Where a run's call tally is committed with its answers. ``register`` runs once, before the first
+    commit, so whoever sums tallies later knows this invocation exists."""
+
+    run: str
+    invocation: str
+    register: Callable[[], None] = field(default=lambda: None, compare=False)
 _DAMAGE = re.compile(r"malformed|not a database|corrupt|quick_check|disk image", re.I)
 
 
@@ -35,6 +48,8 @@ class ResponseCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
+            db.execute("CREATE TABLE IF NOT EXISTS tallies (run TEXT NOT NULL, invocation TEXT NOT NULL, "
+                       "model_calls INTEGER NOT NULL, cache_hits INTEGER NOT NULL, PRIMARY KEY (run, invocation))")
             db.commit()
             ok = db.execute("PRAGMA quick_check(1)").fetchone()
             if not ok or ok[0] != "ok":
@@ -82,17 +97,36 @@ class ResponseCache:
                     log.warning("response cache %s: unreadable entry %s… ignored", self.path, key[:12])
         return found
 
-    def put_many(self, items: list[tuple[str, Response]]) -> None:
+    def put_many(self, items: list[tuple[str, Response]], tally: Tally | None = None) -> None:
+        """Store answers (errors are dropped) and, in the same transaction, a run's call tally, so the count
+        of answers paid for never lags the answers a crash leaves behind."""
         rows = [(k, r.model_dump_json(exclude={"cached"}), time.time()) for k, r in items if r.ok]
-        if not rows:
+        if not rows and tally is None:
             return
         try:
-            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", rows)
-            self._db.commit()
+            self._write(rows, tally)
         except sqlite3.DatabaseError as exc:
             self._recover(exc)
-            self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", rows)
-            self._db.commit()
+            self._write(rows, tally)
+
+    def _write(self, rows: list[tuple[str, str, float]], tally: Tally | None) -> None:
+        with self._db:  # one transaction: commits both or neither
+            if rows:
+                self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?)", rows)
+            if tally is not None:
+                self._db.execute("INSERT OR REPLACE INTO tallies VALUES (?, ?, ?, ?)", tally)
+
+    def tallies(self, run: str) -> dict[str, tuple[int, int]]:
+        """Model calls and cache hits per invocation of one run, as last committed with its answers."""
+        try:
+            rows = self._db.execute("SELECT invocation, model_calls, cache_hits FROM tallies WHERE run = ?", (run,))
+            return {inv: (int(calls), int(hits)) for inv, calls, hits in rows}
+        except sqlite3.DatabaseError:
+            return {}
+
+    def forget_tallies(self, run: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM tallies WHERE run = ?", (run,))
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Generator, Iterable
 
 from vbench.runners.base import Runner
-from vbench.runners.cache import ResponseCache
+from vbench.runners.cache import ResponseCache, TallyKey
 from vbench.runners.episode_log import MessageTable, log_turn
 from vbench.runners.microbatch import MicroBatcher
 from vbench.types import Record, Request, Response, Turn
@@ -72,23 +72,46 @@ class _Live:
 
 
 class _CacheWriter:
-    """Puts answers into the cache as they arrive; everything that arrived in one loop turn is one commit."""
+    """Puts answers into the cache as they arrive; everything that arrived in one loop turn is one commit,
+    together with the run's tally (``tally_key``) so counted calls and cached answers agree."""
 
-    def __init__(self, cache: ResponseCache | None) -> None:
+    def __init__(self, cache: ResponseCache | None, stats: SchedulerStats, tally_key: TallyKey | None = None) -> None:
         self.cache = cache
+        self.stats = stats
+        self.tally_key = tally_key
         self._pending: list[tuple[str, Response]] = []
+        self._scheduled = False
+        self._registered = False
+        self._committed = (0, 0)  # (model calls, cache hits) last committed
 
     def put(self, key: str, response: Response) -> None:
-        if self.cache is None or not response.ok:
+        if self.cache is None:
             return
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._pending.append((key, response))
+        if response.ok:
+            self._pending.append((key, response))
+        self.touch()
+
+    def touch(self) -> None:
+        """The tally changed: commit it at the end of this loop turn."""
+        if self.cache is None or self._scheduled or (self.tally_key is None and not self._pending):
+            return
+        self._scheduled = True
+        asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
+        self._scheduled = False
         items, self._pending = self._pending, []
-        if items and self.cache is not None:
-            self.cache.put_many(items)
+        if self.cache is None:
+            return
+        tally = None
+        counts = (self.stats.model_calls, self.stats.cache_hits)
+        if self.tally_key is not None and counts != self._committed:
+            self._committed = counts
+            if not self._registered:
+                self.tally_key.register()
+                self._registered = True
+            tally = (self.tally_key.run, self.tally_key.invocation, *counts)
+        self.cache.put_many(items, tally)
 
 
 class Engine:
@@ -98,7 +121,7 @@ class Engine:
     def __init__(self, runners: dict[str, Runner], cache: ResponseCache | None = None,
                  gen_overrides: dict[str, Any] | None = None, max_live: int = 100_000, spec_hash: str = "",
                  task_name: str = "", progress: Callable[[int], object] | None = None, in_order: bool = True,
-                 stats: SchedulerStats | None = None) -> None:
+                 stats: SchedulerStats | None = None, tally_key: TallyKey | None = None) -> None:
         self.runners = runners
         self.cache = cache
         self.gen_overrides = dict(gen_overrides or {})
@@ -108,7 +131,7 @@ class Engine:
         self.progress = progress
         self.in_order = in_order
         self.stats = stats or SchedulerStats()
-        self._writer = _CacheWriter(cache)
+        self._writer = _CacheWriter(cache, self.stats, tally_key)
         self._batchers: dict[int, MicroBatcher] = {}
         self._fingerprints: dict[int, str] = {}  # runner -> fingerprint (hashed once per run, not per request)
         self._live = 0  # episodes started and not finished
@@ -180,6 +203,8 @@ class Engine:
         self.stats.requests += len(reqs)
         out: list[Response | None] = [hits.get(k) for k in keys]
         self.stats.cache_hits += sum(r is not None for r in out)
+        if hits:
+            self._writer.touch()
         waits: dict[int, Coroutine[Any, Any, Response]] = {}
         queued: dict[int, list[int]] = defaultdict(list)  # batch runner -> positions to send together
         missing = [i for i, r in enumerate(out) if r is None]

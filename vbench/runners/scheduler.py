@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from vbench.runners.base import Runner
-from vbench.runners.cache import ResponseCache
+from vbench.runners.cache import ResponseCache, TallyKey
 from vbench.runners.engine import Engine, EpisodeGen, EpisodeSpec, SchedulerStats, derive_seed
 from vbench.runners.loop import shared_loop
 from vbench.types import Record
@@ -27,7 +27,7 @@ class Scheduler:
     def __init__(self, runners: dict[str, Runner], cache: ResponseCache | None = None,
                  gen_overrides: dict[str, Any] | None = None, max_live: int = 100_000,
                  spec_hash: str = "", task_name: str = "", progress: Callable[[int], object] | None = None,
-                 in_order: bool = True):
+                 in_order: bool = True, tally_key: TallyKey | None = None):
         if not runners:
             raise ValueError("at least one runner is required")
         self.runners = runners
@@ -38,6 +38,7 @@ class Scheduler:
         self.task_name = task_name
         self.progress = progress
         self.in_order = in_order
+        self.tally_key = tally_key  # calls and hits are committed with the cached answers
         self.stats = SchedulerStats()
 
     def runner_for(self, role: str) -> Runner:
@@ -45,7 +46,7 @@ class Scheduler:
 
     def _engine(self) -> Engine:
         return Engine(self.runners, self.cache, self.gen_overrides, self.max_live, self.spec_hash,
-                      self.task_name, self.progress, self.in_order, self.stats)
+                      self.task_name, self.progress, self.in_order, self.stats, self.tally_key)
 
     def run(self, episodes: Iterable[EpisodeSpec], on_record: Callable[[Record], None]) -> SchedulerStats:
         engine = self._engine()
