@@ -126,9 +126,12 @@ def test_other_image_same_words_is_not_reused(model_fixture, request, store, pre
     other = _request(_opening(store, 1, "Same words."), seed=1, temperature=1.0)
     on.run([first])
     again = on.run([first.model_copy(update={"gen": first.gen.model_copy(update={"seed": 2})})])
-    assert _reused(prefill_log()[-1]) == prefill_log()[-1].prompt_positions - 1  # same prompt: all but the last
+    assert _reused(prefill_log()[-1]) == 0  # the same prompt again is another episode, not a continuation
     got = on.run([other])
-    assert _reused(prefill_log()[-1]) <= _first_image_position(on, other)  # the text before the image only
+    assert _reused(prefill_log()[-1]) == 0  # nor is the same text before another image
+    follow = list(first.messages) + [Message.assistant(again[0].text), Message.user("Same words.")]
+    on.run([_request(follow, seed=3, temperature=1.0)])
+    assert _reused(prefill_log()[-1]) > _first_image_position(on, other)  # a continuation reuses the image too
     assert [r.text for r in got] == [r.text for r in off.run([other])]
     assert again[0].ok
 
@@ -153,7 +156,7 @@ def test_edited_history_reuses_only_up_to_the_edit(model_fixture, request, store
 
 
 def _entry(n: int, nbytes: int) -> PrefixEntry:
-    return PrefixEntry(keys=np.arange(n, dtype=np.int64) + 1000 * nbytes, kv=[], prompt_len=n, nbytes=nbytes)
+    return PrefixEntry(keys=np.arange(n, dtype=np.int64) + 1000 * nbytes, kv=[], prompt_len=n - 2, nbytes=nbytes)
 
 
 def test_store_is_a_byte_bounded_lru():
@@ -171,6 +174,12 @@ def test_store_is_a_byte_bounded_lru():
     assert len(store) == 2 and store.bytes == 102 + 103
     longest, length = store.lookup(np.concatenate([d.keys[:3], [-5]]))
     assert longest is d and length == 3
+    e = PrefixEntry(keys=np.arange(6, dtype=np.int64) + 7000, kv=[], prompt_len=4, nbytes=10)  # 2 generated
+    store.put(e)
+    assert store.lookup(np.concatenate([e.keys[:5], [-5]])) == (e, 5)  # runs into e's answer: reused
+    assert store.lookup(np.concatenate([e.keys[:4], [-5]])) == (e, 4)  # e's prompt, then other words: reused
+    assert store.lookup(e.keys[:4]) == (None, 0)  # e's prompt asked again (another episode): recomputed
+    assert store.lookup(np.concatenate([e.keys[:3], [-5, -6]])) == (None, 0)  # part of e's prompt only
 
 
 def test_a_store_too_small_for_every_conversation_still_gives_the_same_tokens(tiny_llava, store):

@@ -79,7 +79,7 @@ class HFRunner(Runner[HFArgs]):
         fields.pop("attn_implementation", None)
         fields.pop("prefix_cache_mb", None)  # reuse changes what is computed, not the answers
         # responses cached by the former per-batch seeding sampled other text: never replay them
-        fields["sampling"] = "per-request-generator"
+        fields["sampling"] = "per-request-inverse-cdf"
         return fields
 
     def auto_batch_size(self) -> int:
@@ -219,7 +219,7 @@ class HFRunner(Runner[HFArgs]):
 
             seeds = [r.gen.seed if r.gen.seed is not None else 0 for r in reqs]
             gen_kwargs["logits_processor"] = LogitsProcessorList(
-                [RowSeededSampler(seeds, g.temperature, g.top_p, device=self._device)])
+                [RowSeededSampler(seeds, g.temperature, g.top_p, g.max_tokens, device=self._device)])
         if want_first:
             gen_kwargs.update(output_logits=True, return_dict_in_generate=True)
         prefix = self._prefix

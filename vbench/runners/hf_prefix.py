@@ -4,8 +4,8 @@ A conversation's next turn repeats the whole previous turn (prompt + answer) bef
 recomputing it makes turn ``t`` cost ``t`` turns. Here every generated row leaves its key/value states
 (prompt + generated tokens) in a byte-bounded LRU store, keyed by its *position keys*: the token ids,
 with each image placeholder replaced by a key derived from the image's sha256 (same text, other image:
-no match). A later request reuses the longest stored prefix of its own position keys; only the rest is
-prefilled, all rows of a batch together, through ``generate(cache=...)``:
+no match). A later request that continues a stored conversation (its keys repeat the stored prompt and
+go on) reuses the longest such prefix; only the rest is prefilled, all rows of a batch together, through ``generate(cache=...)``:
 
     row layout: [pad][reused prefix p_i][pad][new tokens s_i]  (prefix right-aligned at Pmax, rows left-padded)
 
@@ -60,15 +60,23 @@ class PrefixStore:
         return len(self._entries)
 
     def lookup(self, keys: np.ndarray) -> tuple[PrefixEntry | None, int]:
-        """The entry sharing the longest prefix with ``keys`` and that length (marks it recently used)."""
+        """The entry sharing the longest prefix with ``keys`` and that length (marks it recently used).
+
+        Only a continuation counts: ``keys`` must repeat the entry's whole prompt and go on past it (a
+        later turn of that conversation). A prefix merely shared with another episode (a system prompt,
+        the text before an image, the same prompt asked again) is recomputed, so a single-turn answer
+        never depends on which other episodes this process happened to run before it (resume, shards,
+        ``--limit``)."""
         best, best_len = None, 0
         for entry in self._entries.values():
+            if len(keys) <= entry.prompt_len:
+                continue
             n = min(len(entry.keys), len(keys))
             if n <= best_len:
                 continue
             same = entry.keys[:n] == keys[:n]
             common = n if same.all() else int(same.argmin())
-            if common > best_len:
+            if common >= entry.prompt_len and common > best_len:
                 best, best_len = entry, common
         if best is not None:
             self._entries.move_to_end(id(best))
