@@ -71,6 +71,7 @@ class HFRunner(Runner[HFArgs]):
         self._proc: Any = None
         self._device: str | None = None
         self._variant_cache: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        self._prompt_cache: dict[str, str] = {}  # chat (images as placeholders) -> template text
         self._prefix: PrefixReuse | None = None  # once loaded, when on and the model allows it
 
     def fingerprint_fields(self) -> dict[str, Any]:
@@ -150,11 +151,23 @@ class HFRunner(Runner[HFArgs]):
             chat.append({"role": msg.role, "content": parts})
         return chat, images
 
+    def _prompt(self, chat: list[dict]) -> str:
+        """The chat template's text for ``chat``, memoised: single-turn tasks ask the same words over many
+        images, and rendering the Jinja template costs more per request than the model on small inputs."""
+        key = json.dumps(chat, sort_keys=True)
+        prompt = self._prompt_cache.get(key)
+        if prompt is None:
+            prompt = self._proc.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+            if len(self._prompt_cache) >= 4096:
+                self._prompt_cache.clear()
+            self._prompt_cache[key] = prompt
+        return prompt
+
     def _encode(self, reqs: list[Request]):
         prompts, images = [], []
         for req in reqs:
             chat, imgs = self._chat(req)
-            prompts.append(self._proc.apply_chat_template(chat, add_generation_prompt=True, tokenize=False))
+            prompts.append(self._prompt(chat))
             images.append(imgs)
         kwargs: dict[str, Any] = {"text": prompts, "return_tensors": "pt", "padding": True}
         if any(images):
@@ -268,7 +281,9 @@ class HFRunner(Runner[HFArgs]):
         return Response(probs=probs, option_mass=mass, method="logprobs")
 
     def _probs_from_next(self, req: Request, next_lp_row) -> Response:
-        lps = {v: float(next_lp_row[ids[0]]) for v, ids in self._variant_ids(req.options).items() if len(ids) == 1}
+        single = [(v, ids[0]) for v, ids in self._variant_ids(req.options).items() if len(ids) == 1]
+        values = next_lp_row[[i for _, i in single]].tolist() if single else []  # one gather, not one per variant
+        lps = {v: float(x) for (v, _), x in zip(single, values)}
         return self._pooled(req.options, lps)
 
     def _choose(self, reqs: list[Request]) -> list[Response]:
