@@ -120,6 +120,14 @@ class Response(BaseModel):
         return cls(error=message)
 
 
+def all_answered(out: list[Response | None]) -> list[Response]:
+    """A list filled slot by slot, checked complete (a hole is a bug in the filler, never the model's)."""
+    missing = [i for i, r in enumerate(out) if r is None]
+    if missing:
+        raise RuntimeError(f"no response was filled in for request(s) {missing[:5]}")
+    return [r for r in out if r is not None]
+
+
 class TurnRef(BaseModel):
     """In a logged message: the text of an earlier turn's response (so a reply said once is stored once)."""
 

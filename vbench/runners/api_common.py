@@ -117,7 +117,9 @@ class ApiRunner(Runner[ApiArgsT]):
     Args: ClassVar[type[ApiArgs]] = ApiArgs
     default_key_env: ClassVar[str] = ""
     provider: ClassVar[str] = ""
-    native_async: ClassVar[bool] = True  # the engine awaits ``answer`` on the shared loop
+    @property
+    def native_async(self) -> bool:
+        return True  # the engine awaits ``answer`` on the shared loop
 
     def __init__(self, args: ApiArgsT, store: ImageStore | None = None, batch_size: int | str = "auto",
                  max_concurrency: int | None = None):

@@ -70,11 +70,13 @@ class Runner(ABC, Generic[ArgsT]):
     def auto_batch_size(self) -> int:
         return 16
 
-    # A runner with a native asynchronous path (an API SDK, vLLM's AsyncLLM) sets ``native_async`` and
-    # implements ``answer``: the episode engine awaits it on the shared loop (``vbench.runners.loop``), one
-    # request at a time, as many in flight as the runner allows. Every other runner is served in
-    # micro-batches through ``run`` on a worker thread.
-    native_async: ClassVar[bool] = False
+    @property
+    def native_async(self) -> bool:
+        """Whether this runner answers through ``answer`` (an API SDK, vLLM's AsyncLLM): the episode engine
+        then awaits it on the shared loop (``vbench.runners.loop``), one request at a time, as many in
+        flight as the runner allows. Every other runner is served in micro-batches through ``run`` on a
+        worker thread."""
+        return False
 
     @abstractmethod
     def run(self, requests: list[Request]) -> list[Response]:

@@ -26,7 +26,7 @@ from vbench.runners.base import Runner
 from vbench.runners.cache import ResponseCache, TallyKey
 from vbench.runners.episode_log import MessageTable, log_turn
 from vbench.runners.microbatch import MicroBatcher
-from vbench.types import Record, Request, Response, Turn
+from vbench.types import Record, Request, Response, Turn, all_answered
 
 EpisodeGen = Generator[list[Request], list[Response], dict[str, Any]]
 
@@ -239,7 +239,7 @@ class Engine:
             waiting = list(waits)
             for i, resp in zip(waiting, await asyncio.gather(*(waits[i] for i in waiting))):
                 out[i] = resp
-        return out  # type: ignore[return-value]
+        return all_answered(out)
 
     # -- episode lifecycle -------------------------------------------------------------------------
     def _record(self, live: _Live, outputs: dict[str, Any] | None, error: str | None) -> Record:

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from vbench.errors import MissingDependencyError, UsageError
 from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.choice import CONTINUATION, exclusive_logprobs, pool_option_probs, surface_variants
-from vbench.types import ImagePart, Request, Response
+from vbench.types import ImagePart, Request, Response, all_answered
 
 if TYPE_CHECKING:
     from vbench.runners.hf_prefix import PrefixReuse
@@ -215,7 +215,7 @@ class HFRunner(Runner[HFArgs]):
             source = out[j]
             out[i] = (self._probs_from_next(requests[i], first_lp[j]) if j in first_lp
                       else Response.failure((source.error if source is not None else None) or "generation failed"))
-        return out  # type: ignore[return-value]
+        return all_answered(out)
 
     def _generate(self, reqs: list[Request], want_first: bool = False) -> tuple[list[Response], Any]:
         import torch

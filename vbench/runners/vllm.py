@@ -30,7 +30,7 @@ from vbench.runners.base import Runner, RunnerArgs
 from vbench.runners.loop import shared_loop
 from vbench.runners.vllm_async import AsyncEngine
 from vbench.runners.choice import exclusive_logprobs, pool_option_probs, surface_variants
-from vbench.types import ImagePart, Message, Request, Response
+from vbench.types import ImagePart, Message, Request, Response, all_answered
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -158,7 +158,9 @@ class VLLMRunner(Runner[VLLMArgs]):
     backend = "vllm"
     Args = VLLMArgs
     choice_scoring: ClassVar[str] = "full-continuation-logprobs"
-    native_async: ClassVar[bool] = True  # an ``engine=sync`` runner turns it off: it is served through ``run``
+    @property
+    def native_async(self) -> bool:
+        return getattr(self, "_async", None) is not None  # engine=sync is served through ``run``
 
     @staticmethod
     def unavailable_reason() -> str | None:
@@ -181,8 +183,6 @@ class VLLMRunner(Runner[VLLMArgs]):
         self._sync_start_s: float | None = None
         self.engine = resolve_engine(args.engine)
         self._async = AsyncEngine(self._kwargs, args.pretrained) if self.engine == "async" else None
-        if self._async is None:
-            self.native_async = False  # type: ignore[misc]
         self._sync_lock = threading.Lock()
         self._variant_ids: dict[str, tuple[int, ...]] = {}
         self.prefix_cache = ve.PrefixCacheStats()
@@ -340,7 +340,7 @@ class VLLMRunner(Runner[VLLMArgs]):
                 scored[i].append((variant, res))
             for i in chosen:
                 out[i] = self._choose_response(requests[i], scored[i])
-        return out  # type: ignore[return-value]
+        return all_answered(out)
 
     def reset_prefix_cache(self) -> None:
         """Forget every cached prompt prefix (a benchmark measures each run from a cold cache)."""
