@@ -1,11 +1,11 @@
 """`EvalConfig`: `--config run.yaml` vs flags, flags replacing file keys, bad files, Task/Runner instances."""
 import json
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.readme import command_lines, readme_block
 from vbench.cli.main import build_parser, main
 from vbench.config import EvalConfig
 from vbench.evaluator import build_task, evaluate
@@ -156,22 +156,13 @@ def test_keyword_api_and_config_agree():
     assert "sk-1" not in " ".join(secret) and "model=x,api_key=<redacted>" in secret
 
 
-def _readme_run_yaml() -> tuple[str, list[str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("### Settings from a file", 1)[1].split("\n## ", 1)[0]
-    yaml_text = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
-    commands = [line.split("#", 1)[0].strip()
-                for line in re.search(r"```bash\n(.*?)```", section, re.S).group(1).splitlines()]
-    return yaml_text, [c for c in commands if c]
-
-
 def test_readme_config_example_runs(tiny_llava, avatars, tmp_path, run_cli):
     import shlex
 
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "tiny-llava").symlink_to(tiny_llava)
     (tmp_path / "demo" / "avatars").symlink_to(avatars)
-    yaml_text, commands = _readme_run_yaml()
+    yaml_text, commands = readme_block("### Settings from a file", "yaml"), command_lines(readme_block("### Settings from a file"))
     (tmp_path / "run.yaml").write_text(yaml_text)
     assert commands and all(c.startswith("vbench eval --config run.yaml") for c in commands)
     for cmd in commands:

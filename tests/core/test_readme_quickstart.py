@@ -2,25 +2,14 @@
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+from tests.readme import readme_commands
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def quickstart_commands() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Quickstart", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    commands = []
-    for line in block.replace("\\\n", " ").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            commands.append(shlex.split(line))
-    return commands
 
 
 def test_readme_starts_with_setup_and_test_commands():
@@ -47,7 +36,7 @@ def serve_and_fetch(cmd: list[str], cwd: Path, env: dict) -> str:
 
 
 def test_quickstart_runs_end_to_end(tmp_path):
-    commands = quickstart_commands()
+    commands = readme_commands("## Quickstart")
     assert commands and all(c[0] == "vbench" for c in commands)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VBENCH_CACHE": str(tmp_path / "cache")}
     viewed = None

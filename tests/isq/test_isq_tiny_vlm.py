@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.readme import readme_commands
 from vbench.types import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_block() -> list[list[str]]:
-    section = (ROOT / "README.md").read_text().split("### `isq_induction`", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    lines = [line.split("#", 1)[0].strip() for line in block.replace("\\\n", " ").splitlines()]
-    return [shlex.split(line) for line in lines if line]
-
-
 def test_readme_quickstart_on_a_tiny_vlm(tiny_llava, tmp_path):
     pytest.importorskip("transformers")
-    commands = readme_block()
+    commands = readme_commands("### `isq_induction`")
     assert commands[0][:2] == ["vbench", "demo"]  # builds demo/tiny-llava; the session fixture stands in
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "tiny-llava").symlink_to(tiny_llava, target_is_directory=True)

@@ -2,17 +2,11 @@
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
+from tests.readme import readme_commands
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def leaderboard_commands() -> list[list[str]]:
-    section = (ROOT / "README.md").read_text().split("## Leaderboard", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    return [shlex.split(line.split("#", 1)[0]) for line in block.splitlines() if line.split("#", 1)[0].strip()]
 
 
 def test_readme_leaderboard_block_runs(tmp_path, avatars, run_cli):
@@ -20,7 +14,7 @@ def test_readme_leaderboard_block_runs(tmp_path, avatars, run_cli):
 
     vbench.evaluate(model="dummy", tasks=["aggressiveness_rating"], dataset=str(avatars),
                     output_path=tmp_path / "demo" / "results", cache_dir=tmp_path / "cache", show_progress=False)
-    commands = leaderboard_commands()
+    commands = readme_commands("## Leaderboard")
     assert [c[:2] for c in commands] == [["vbench", "validate"], ["vbench", "submit"], ["vbench", "leaderboard"]]
     for cmd in commands:
         proc = run_cli(*cmd[1:], cwd=tmp_path)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import signal
 import threading
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.readme import readme_block, readme_commands
 from vbench.cli.main import main
 from vbench.output_lock import LOCK_NAME
 
@@ -116,21 +115,8 @@ def test_a_failing_cell_does_not_stop_the_others(ray_cluster, avatars, tmp_path,
     assert (tmp_path / "o" / "dummy" / "aggressiveness_rating" / "results.json").exists()
 
 
-def scaling_out_block() -> tuple[list[list[str]], str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Scaling out", 1)[1].split("\n## ", 1)[0]
-    yaml_block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
-    bash = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    commands = []
-    for line in bash.replace("\\\n", " ").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            commands.append(shlex.split(line))
-    return commands, yaml_block
-
-
 def test_readme_scaling_out_example_runs_as_written(ray_cluster, avatars, tiny_llava, tmp_path, monkeypatch, capsys):
-    commands, yaml_text = scaling_out_block()
+    commands, yaml_text = readme_commands("## Scaling out"), readme_block("## Scaling out", "yaml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VBENCH_CACHE", str(tmp_path / "cache"))
     (tmp_path / "demo").mkdir()

@@ -3,25 +3,16 @@ through an aggressiveness_rating run, then re-analysed (offline)."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
+from tests.readme import readme_commands
 from vbench.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def section_commands() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("### `ultimatum_solo` and `ultimatum_pair`", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    lines = block.replace("\\\n", " ").splitlines()
-    return [shlex.split(line.split("#", 1)[0]) for line in lines if line.split("#", 1)[0].strip()]
-
-
 def test_ultimatum_readme_example_runs(tmp_path, isolated_cache, monkeypatch, capsys):
-    commands = section_commands()
+    commands = readme_commands("### `ultimatum_solo` and `ultimatum_pair`")
     assert [c[:2] for c in commands][-1] == ["vbench", "analyze"]
     monkeypatch.chdir(tmp_path)
     for cmd in commands:  # in-process (`vbench` = vbench.cli.main.main) to import torch only once

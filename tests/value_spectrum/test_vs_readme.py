@@ -2,24 +2,16 @@
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
+from tests.readme import readme_commands
 from vbench.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def walkthrough() -> list[list[str]]:
-    section = (ROOT / "README.md").read_text().split("### `value_spectrum`", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
-    return [shlex.split(line.split("#", 1)[0]) for line in block.replace("\\\n", " ").splitlines()
-            if line.split("#", 1)[0].strip()]
-
-
 def test_readme_walkthrough_runs(tmp_path, monkeypatch, isolated_cache):
-    commands = walkthrough()
+    commands = readme_commands("### `value_spectrum`")
     assert [c[:3] for c in commands][1:4] == [["vbench", "data", "synthetic-screenshots"],
                                                ["vbench", "data", "build-corpus"], ["vbench", "data", "build-split"]]
     monkeypatch.chdir(tmp_path)
