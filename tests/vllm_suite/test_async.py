@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.vllm_suite.conftest import cli, model_args, rate
+from tests.vllm_suite.conftest import ENGINE_ARGS, cli, model_args, rate
 from vbench import evaluator
 from vbench.runners.loop import shared_loop
 from vbench.types import GenParams, ImagePart, Message, Request, Response
@@ -117,3 +118,33 @@ def test_pair_games_are_the_same_bytes_at_any_batch_size_or_engine(vllm_async_ru
     for name, runner, batch_size in [("async-1", vllm_async_runner, "1"), ("async", vllm_async_runner, "auto"),
                                      ("sync", vllm_sync_runner, "auto")]:
         assert _in_process(runner, monkeypatch, avatars2, tmp_path / name, batch_size) == expected, name
+
+
+def test_the_shared_loop_keeps_moving_while_the_async_engine_starts(vllm_model, vstore, vimages):
+    """The engine is built on a worker thread: episodes on other runners (here a ticker) are not held up
+    for the tens of seconds it takes to load."""
+    from vbench.runners.vllm import VLLMArgs, VLLMRunner
+
+    runner = VLLMRunner(VLLMArgs(pretrained=str(vllm_model), engine="async", **ENGINE_ARGS), store=vstore)
+    ticks: list[float] = []
+
+    async def answer_while_ticking() -> Response:
+        async def tick() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.05)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            return await runner.answer(rate(vimages[0]))
+        finally:
+            ticker.cancel()
+
+    try:
+        resp = shared_loop().run(answer_while_ticking())
+        start = runner._async.start_seconds
+    finally:
+        runner.close()
+    assert resp.ok, resp.error
+    longest_gap = max(b - a for a, b in zip(ticks, ticks[1:]))
+    assert start is not None and start > 4 * longest_gap and longest_gap < 2.0, (start, longest_gap)

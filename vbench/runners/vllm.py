@@ -264,7 +264,7 @@ class VLLMRunner(Runner[VLLMArgs]):
         from vllm import SamplingParams
 
         engine = self._async
-        engine.ensure_started()
+        await engine.start()  # built off the loop: other episodes keep moving while it loads
         self.calls += 1
         if request.kind != "choose":
             conv, params = self._gen_job(request)
@@ -345,7 +345,7 @@ class VLLMRunner(Runner[VLLMArgs]):
     def reset_prefix_cache(self) -> None:
         """Forget every cached prompt prefix (a benchmark measures each run from a cold cache)."""
         if self._async is not None and self._async.started:
-            shared_loop().run(self._async.ensure_started().reset_prefix_cache())
+            shared_loop().run(self._async.started_llm().reset_prefix_cache())
         elif self._llm is not None:
             self._llm.reset_prefix_cache()
 
