@@ -95,3 +95,16 @@ def test_ols_robust_hc3_for_independent_units():
     _, x, y = _data()
     got = stats.ols(list(y), {"x": list(x)}, robust=True)
     assert got["coef"]["x"]["se"] == pytest.approx(sm.OLS(y, sm.add_constant(x)).fit(cov_type="HC3").bse[1])
+
+
+def test_a_jackknife_that_is_not_identified_gives_no_interval_not_a_crash():
+    """A regressor that varies within one cluster only: leaving that cluster out leaves a rank-deficient
+    design, so the delete-one-cluster jackknife has no answer. The estimate stays; no SE is invented."""
+    rng = np.random.default_rng(4)
+    groups = [f"g{i % 4}" for i in range(40)]
+    x = [float(i % 3) if g == "g0" else 0.0 for i, g in enumerate(groups)]
+    y = [1.0 + 0.5 * xi + float(e) for xi, e in zip(x, rng.normal(size=40))]
+    got = stats.ols(y, {"x": x}, clusters=groups)
+    assert got["cov_type"] == "none" and "not identified" in got["method"]
+    assert np.isfinite(got["coef"]["x"]["b"])
+    assert all(np.isnan(got["coef"]["x"][k]) for k in ("se", "p", "ci_low", "ci_high"))

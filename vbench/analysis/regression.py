@@ -161,8 +161,14 @@ def ols(y: Values, X: Mapping[str, Values],
             fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
             cov_type, method = "cluster", "one-way cluster-robust sandwich (CGM, CR1), t(G-1)"
         elif g > 2:
-            fit = model.fit(cov_type="cluster-jk", cov_kwds={"groups": groups}, use_t=True)
-            cov_type, method = "cluster-jk", "delete-one-cluster jackknife (statsmodels cluster-jk), t(G-1)"
+            try:
+                fit = model.fit(cov_type="cluster-jk", cov_kwds={"groups": groups}, use_t=True)
+                cov_type, method = "cluster-jk", "delete-one-cluster jackknife (statsmodels cluster-jk), t(G-1)"
+            except ValueError:  # a cluster holds all the variation of a regressor: leaving it out is not identified
+                fit = model.fit()
+                cov_type, method = "none", ("no SEs: the delete-one-cluster jackknife is not identified (leaving "
+                                            "out one cluster leaves a rank-deficient design)")
+                cov = np.full((exog.shape[1], exog.shape[1]), np.nan)
         else:
             fit, method = model.fit(), "OLS, classical SEs (fewer than 3 clusters: no robust SEs)"
     elif robust:
