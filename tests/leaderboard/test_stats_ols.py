@@ -108,3 +108,17 @@ def test_a_jackknife_that_is_not_identified_gives_no_interval_not_a_crash():
     assert got["cov_type"] == "none" and "not identified" in got["method"]
     assert np.isfinite(got["coef"]["x"]["b"])
     assert all(np.isnan(got["coef"]["x"][k]) for k in ("se", "p", "ci_low", "ci_high"))
+
+
+def test_a_member_jackknife_that_is_not_identified_gives_no_interval():
+    """The pair design's delete-one-image jackknife: a regressor that varies only in games of one image."""
+    rng = np.random.default_rng(5)
+    pairs = [(i % 5, (i + 1 + i // 5) % 5) for i in range(50)]
+    x = [1.0 if (a == 0 and i % 2) else 0.0 for i, (a, _b) in enumerate(pairs)]
+    y = [0.5 * xi + float(e) for xi, e in zip(x, rng.normal(size=50))]
+    got = stats.ols(y, {"x": x}, crossed=np.array(pairs))
+    assert got["cov_type"] == "none" and "not identified" in got["method"]
+    assert np.isnan(got["coef"]["x"]["se"]) and np.isfinite(got["coef"]["x"]["b"])
+    varied = stats.ols(y, {"x": [float(p[0] % 2) for p in pairs]},
+                       crossed=np.array(pairs))
+    assert varied["cov_type"] == "member-jackknife" and np.isfinite(varied["coef"]["x"]["se"])

@@ -85,13 +85,16 @@ def member_jackknife_cov(exog: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.n
 
     Deleting member m drops every row it is in, in either role (a self-pair row once); with a == b this is
     the delete-one-cluster jackknife (CR3-type), which stays honest with few clusters where CR1 sandwiches
-    run small. Refits come from the full X'X, X'y minus each member's rows. Returns (covariance, G).
+    run small. Refits come from the full X'X, X'y minus each member's rows. Returns (covariance, G); the
+    covariance is all NaN when some refit is not identified (its design is rank-deficient).
     """
     n, k = exog.shape
     g = int(max(a.max(), b.max())) + 1
     m_xx = _member_sums(exog[:, :, None] * exog[:, None, :], a, b, g)
     m_xy = _member_sums(exog * y[:, None], a, b, g)
     full_xx, full_xy = exog.T @ exog, exog.T @ y
+    if (np.linalg.matrix_rank(full_xx[None] - m_xx) < k).any():
+        return np.full((k, k), np.nan), g
     thetas = np.array([np.linalg.lstsq(full_xx - m_xx[m], full_xy - m_xy[m], rcond=None)[0] for m in range(g)])
     dev = thetas - thetas.mean(axis=0)
     return (g - 1) / g * dev.T @ dev, g
@@ -154,6 +157,9 @@ def ols(y: Values, X: Mapping[str, Values],
             cov, g = member_jackknife_cov(exog, yv[keep], a, b)
             cov_type = "member-jackknife"
             method = "delete-one-image jackknife (an image leaves in both roles), t(G-1)"
+            if np.isnan(cov).all():
+                cov_type, method = "none", ("no SEs: the delete-one-image jackknife is not identified (leaving "
+                                            "out one image leaves a rank-deficient design)")
     elif cluster_codes is not None:
         groups = np.unique(cluster_codes[keep], return_inverse=True)[1]
         g = int(groups.max()) + 1
