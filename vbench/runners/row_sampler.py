@@ -35,7 +35,7 @@ class RowSeededSampler(LogitsProcessor):
     def _draw(self, steps: int) -> torch.Tensor:
         """(rows, steps) uniforms in [0, 1): row r's come from its own generator only."""
         rows = [torch.rand(steps, generator=torch.Generator().manual_seed(s), dtype=torch.float64) for s in self.seeds]
-        return torch.stack(rows).to(self.device)
+        return torch.stack(rows).to(self.device, _exact_dtype(self.device))
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if scores.shape[0] != len(self.seeds):
@@ -45,7 +45,7 @@ class RowSeededSampler(LogitsProcessor):
         warped = scores.float()
         for warp in self.warpers:
             warped = warp(input_ids, warped)
-        probs = torch.softmax(warped, dim=-1).double()
+        probs = torch.softmax(warped, dim=-1).to(self.uniforms.dtype)
         cdf = probs.cumsum(dim=-1)
         target = (self.uniforms[:, self.step] * cdf[:, -1]).unsqueeze(1)
         self.step += 1
@@ -55,3 +55,8 @@ class RowSeededSampler(LogitsProcessor):
         out = torch.full_like(scores, float("-inf"))
         out.scatter_(1, picks.unsqueeze(1), 0.0)
         return out  # type: ignore[return-value]  # transformers annotates scores as the legacy FloatTensor alias
+
+
+def _exact_dtype(device: Any) -> torch.dtype:
+    """float64 for the cumulative sums where the device has it (Apple's MPS does not)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
