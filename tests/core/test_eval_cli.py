@@ -134,3 +134,23 @@ def test_ls(what, capsys):
     assert main(["ls", what]) == 0
     out = capsys.readouterr().out
     assert {"tasks": "aggressiveness_rating", "models": "hf", "metrics": "spearman"}[what] in out
+
+
+def test_call_counts_add_up_invocations_and_start_over_with_the_output(avatars, tmp_path, isolated_cache):
+    """counts.model_calls / cache_hits cover every invocation of one output folder; --overwrite or a deleted
+    folder starts them from zero, although the response cache still holds the earlier tallies."""
+    out = tmp_path / "o"
+    base = ["eval", "--model", "dummy", "--tasks", "aggressiveness_rating", "--dataset", str(avatars),
+            "--output_path", str(out), "--quiet"]
+
+    def counts() -> tuple[int, int]:
+        res = json.loads(next(out.glob("*/aggressiveness_rating/results.json")).read_text())
+        return res["counts"]["model_calls"], res["counts"]["cache_hits"]
+
+    assert main(base) == 0
+    first = counts()
+    assert first[0] > 0 and first[1] == 0
+    assert main(base) == 0 and counts() == first  # a finished run re-run: nothing asked, nothing added
+    assert main([*base, "--overwrite"]) == 0 and counts() == (0, first[0])  # all from the cache, counted anew
+    shutil.rmtree(out)
+    assert main(base) == 0 and counts() == (0, first[0])
