@@ -42,6 +42,12 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "model"
 
 
+def model_folder(names: dict[str, str]) -> str:
+    """A run's model folder from its role -> model name map: the main ("default") model's name, then each
+    other role as ``role=name``, in role order (``vbench sweep`` predicts folders with it)."""
+    return slug("__".join(f"{r}={n}" if r != "default" else n for r, n in sorted(names.items())))
+
+
 def parse_gen_kwargs(text: str | dict | None) -> dict[str, Any]:
     raw: dict[str, Any] = parse_kv(text, "--gen_kwargs")  # values become typed (stop: a tuple)
     unknown = set(raw) - _GEN_KEYS
@@ -111,8 +117,7 @@ def evaluate(model: str | Runner | None = None, model_args: str | dict | None = 
                 raise UsageError(f"task {task.name} has no role {sorted(extra_roles)[0]!r} (roles: {', '.join(task.roles)})")
         prepared = [(task, task.samples()) for task in built]  # all input validated before any output
 
-        model_slug = slug("__".join(f"{r}={runners[r].model_name}" if r != "default" else runners[r].model_name
-                                    for r in sorted(runners)))
+        model_slug = model_folder({role: r.model_name for role, r in runners.items()})
         model_name = cfg.model.backend if isinstance(cfg.model, Runner) else cfg.model
         results: dict[str, RunResults] = {}
         for task, samples in prepared:

@@ -123,3 +123,37 @@ def test_live_table_renders(avatars, tmp_path, isolated_cache):
                                                                                  width=150), live=True)
     assert board.counts()["done"] == 1
     assert "aggressiveness_rating" in buf.getvalue() and "done" in buf.getvalue()
+
+
+def test_model_roles_in_a_sweep_equal_the_eval_flags(avatars, tmp_path, isolated_cache, capsys):
+    """A model entry's `model_roles` reach the tasks that have those roles (and only those), exactly as
+    `vbench eval --model-role` would; a role no task of the sweep has is a one-line error."""
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(f"""
+dataset: {avatars}
+limit: 2
+repeats: 1
+gen_kwargs: max_tokens=6
+models:
+  mixed: {{model: dummy, model_args: "reply=40", model_roles: {{player_b: {{model: dummy, model_args: "reply=60"}}}}}}
+tasks:
+  ultimatum_pair: {{}}
+  aggressiveness_rating: {{}}
+""")
+    assert main(["sweep", "--config", str(cfg), "--quiet", "--output_path", str(tmp_path / "sw")]) == 0
+    assert main(["eval", "--model", "dummy", "--model_args", "reply=40", "--model-role", "player_b=dummy:reply=60",
+                 "--tasks", "ultimatum_pair", "--dataset", str(avatars), "--limit", "2", "--repeats", "1",
+                 "--gen_kwargs", "max_tokens=6", "--output_path", str(tmp_path / "ev"), "--quiet"]) == 0
+    (swept,) = (tmp_path / "sw").glob("*/ultimatum_pair")
+    (direct,) = (tmp_path / "ev").glob("*/ultimatum_pair")
+    assert (swept / "samples.jsonl").read_bytes() == (direct / "samples.jsonl").read_bytes()
+    res = json.loads((swept / "results.json").read_text())
+    assert set(res["roles"]) == {"player_b"} and "player_b=dummy:reply=60" in res["run"]["command"]
+    (rating,) = (tmp_path / "sw").glob("*/aggressiveness_rating/results.json")
+    assert json.loads(rating.read_text())["roles"] == {}  # a task without that role runs the main model only
+    capsys.readouterr()
+    cfg.write_text(cfg.read_text().replace("player_b:", "player_z:"))
+    assert main(["sweep", "--config", str(cfg), "--quiet", "--output_path", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no task of this sweep has a role 'player_z'" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

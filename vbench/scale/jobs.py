@@ -55,6 +55,9 @@ def eval_command(spec: JobSpec, output_path: str) -> list[str]:
                         ("--shard", f"{spec.shard[0]}/{spec.shard[1]}" if spec.shard else None)):
         if value not in (None, ""):
             cmd += [flag, str(value)]
+    for role, player in spec.model_roles.items():
+        args = kv(player.model_args)
+        cmd += ["--model-role", f"{role}={player.model}" + (f":{args}" if args else "")]
     return cmd
 
 
@@ -89,6 +92,7 @@ def _run_job(spec: JobSpec, output: str, cache_dir: str | None, snapshot: bool) 
         with storage.staged(output, spec.out_rel) as out:
             results = evaluate(
                 model=spec.model, model_args=spec.model_args, tasks=[spec.task], backend=spec.backend,
+                model_roles={role: (r.model, r.model_args) for role, r in spec.model_roles.items()},
                 dataset=spec.dataset, limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed,
                 repeats=spec.repeats, output_path=out, gen_kwargs=spec.gen_kwargs, task_args=spec.task_args,
                 cache_dir=local_cache, show_progress=False, command=eval_command(spec, output), shard=spec.shard)

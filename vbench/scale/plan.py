@@ -25,11 +25,20 @@ class Resources(BaseModel):
     num_gpus: float = Field(0, ge=0)
 
 
+class RoleEntry(BaseModel):
+    """The model that plays one task role in a cell (as `vbench eval --model-role ROLE=MODEL:ARGS`)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model: str
+    model_args: str | dict[str, Any] = ""
+
+
 class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
     model: str = Field(description="backend or model-zoo alias, as `vbench eval --model`")
     model_args: str | dict[str, Any] = ""
     backend: str | None = None
+    model_roles: dict[str, RoleEntry] = Field(default_factory=dict, description="task role -> the model playing it")
     shards: int | None = Field(None, ge=1)
     resources: Resources | None = Field(None, description="default: from the backend (GPUs = vLLM parallel size)")
 
@@ -72,6 +81,7 @@ class JobSpec(BaseModel):
     model: str
     model_args: str | dict[str, Any]
     backend: str | None
+    model_roles: dict[str, RoleEntry] = Field(default_factory=dict)
     task: str
     task_args: str | dict[str, Any]
     dataset: str | None
@@ -135,20 +145,53 @@ def default_resources(backend: str, args: Any, gpus_available: bool) -> Resource
     return Resources(num_cpus=1, num_gpus=0)
 
 
-def _model_folder(entry: ModelEntry) -> tuple[str, Any, str]:
-    """(backend, validated args, output folder name) without building the runner (nothing loads)."""
-    from vbench.evaluator import slug
+def _validated(model: str, model_args: str | dict[str, Any], backend: str | None, what: str) -> tuple[str, Any]:
+    """(backend, validated args) without building the runner (nothing loads)."""
     from vbench.registry import MODELS
     from vbench.runners.factory import resolve_model
 
-    backend, args = resolve_model(entry.model, entry.model_args, entry.backend)
+    backend, args = resolve_model(model, model_args, backend)
     try:
         cls = MODELS.get(backend)
     except ImportError as exc:
         raise UsageError(f"backend {backend!r} cannot be imported: {exc}") from None
-    parsed = validate_args(cls.Args, args, f"model {entry.model} model_args")
-    name = str(getattr(parsed, "pretrained", None) or getattr(parsed, "model", None) or backend)
-    return backend, parsed, slug(name)
+    return backend, validate_args(cls.Args, args, f"{what} {model} model_args")
+
+
+def _model_name(backend: str, parsed: Any) -> str:
+    """What the runner will call its model (``Runner.model_name``), from its validated args."""
+    return str(getattr(parsed, "pretrained", None) or getattr(parsed, "model", None) or backend)
+
+
+def _model_folder(entry: ModelEntry) -> tuple[str, Any, str]:
+    """(backend, validated args, output folder name) of the cell's main model."""
+    from vbench.evaluator import model_folder
+
+    backend, parsed = _validated(entry.model, entry.model_args, entry.backend, "model")
+    return backend, parsed, model_folder({"default": _model_name(backend, parsed)})
+
+
+def _task_folder(entry: ModelEntry, task: str, main_name: str) -> str:
+    """The folder `vbench eval` writes this cell to: the main model's, plus the roles the task plays."""
+    from vbench.evaluator import model_folder
+
+    names = {"default": main_name}
+    for role, spec in entry.model_roles.items():
+        if role in _task_roles(task):
+            names[role] = _model_name(*_validated(spec.model, spec.model_args, None, f"role {role}:"))
+    return model_folder(names)
+
+
+def _entry_resources(entry: ModelEntry, backend: str, parsed: Any, gpus_available: bool) -> Resources:
+    """The main model's resources plus those of every role played by another model (one process runs them all)."""
+    if entry.resources is not None:
+        return entry.resources
+    total = default_resources(backend, parsed, gpus_available)
+    for role, spec in sorted(entry.model_roles.items()):
+        r_backend, r_parsed = _validated(spec.model, spec.model_args, None, f"role {role}:")
+        total = Resources(num_cpus=total.num_cpus,
+                          num_gpus=total.num_gpus + default_resources(r_backend, r_parsed, gpus_available).num_gpus)
+    return total
 
 
 def plan_cells(cfg: SweepConfig, models: list[str], tasks: list[str], gpus_available: bool = False) -> list[Cell]:
@@ -170,25 +213,50 @@ def plan_cells(cfg: SweepConfig, models: list[str], tasks: list[str], gpus_avail
     for label in models:
         entry = cfg.models.get(label) or ModelEntry(model=label)
         backend, parsed, folder = _model_folder(entry)
+        main_name = _model_name(backend, parsed)
         if folder in seen and seen[folder] != label:
             raise UsageError(f"models {seen[folder]!r} and {label!r} write the same folder {folder!r}")
         seen[folder] = label
-        resources = entry.resources or default_resources(backend, parsed, gpus_available)
+        resources = _entry_resources(entry, backend, parsed, gpus_available)
+        _check_roles(entry, tasks)
         for task in tasks:
             entry_t = cfg.tasks.get(task) or TaskEntry()
             gen = entry_t.gen_kwargs if entry_t.gen_kwargs is not None else cfg.gen_kwargs
             parse_gen_kwargs(gen)
-            common: dict[str, Any] = dict(model=entry.model, model_args=entry.model_args, backend=entry.backend, task=task,
+            common: dict[str, Any] = dict(model=entry.model, model_args=entry.model_args, backend=entry.backend,
+                          task=task, **_roles_field(entry, task),
                           task_args=entry_t.task_args, dataset=entry_t.dataset or cfg.dataset,
                           limit=entry_t.limit or cfg.limit, repeats=entry_t.repeats or cfg.repeats, seed=cfg.seed, batch_size=cfg.batch_size, gen_kwargs=gen)
             n = entry_t.shards or entry.shards or cfg.shards
             key = stable_hash({**common, "shards": n})
-            name, run_dir = f"{label}/{task}", f"{folder}/{task}"
+            name, run_dir = f"{label}/{task}", f"{_task_folder(entry, task, main_name)}/{task}"
             shards: list[tuple[int, int] | None] = [(i, n) for i in range(1, n + 1)] if n > 1 else [None]
             jobs = [JobSpec(cell=name, cell_key=key, run_dir=run_dir, shard=s, resources=resources, **common)
                     for s in shards]
             cells.append(Cell(name=name, model_label=label, task=task, run_dir=run_dir, jobs=jobs))
     return cells
+
+
+def _task_roles(task: str) -> tuple[str, ...]:
+    from vbench.registry import TASKS
+
+    return TASKS.get(TASKS.resolve(task)).roles
+
+
+def _roles_field(entry: ModelEntry, task: str) -> dict[str, Any]:
+    """The entry's roles that ``task`` has, for the job spec and its cell key (a sweep over several tasks
+    gives each the roles it plays); absent when none, so cell keys of sweeps without roles are unchanged."""
+    roles = {role: spec.model_dump() for role, spec in sorted(entry.model_roles.items()) if role in _task_roles(task)}
+    return {"model_roles": roles} if roles else {}
+
+
+def _check_roles(entry: ModelEntry, tasks: list[str]) -> None:
+    """A role that no task of the sweep has is a typo, not a role to skip."""
+    known = {role for task in tasks for role in _task_roles(task)}
+    unknown = sorted(set(entry.model_roles) - known)
+    if unknown:
+        raise UsageError(f"model_roles: no task of this sweep has a role {unknown[0]!r} "
+                         f"(their roles: {', '.join(sorted(known))})")
 
 
 def split_names(text: str | None) -> list[str]:
