@@ -157,3 +157,12 @@ tasks:
     err = capsys.readouterr().err.strip()
     assert "no task of this sweep has a role 'player_z'" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_cell_with_roles_reserves_the_gpus_of_every_model():
+    cfg = SweepConfig.model_validate({"models": {"duel": {
+        "model": "vllm", "model_args": "pretrained=org/a,tensor_parallel_size=2",
+        "model_roles": {"player_b": {"model": "vllm", "model_args": "pretrained=org/b,tensor_parallel_size=2"},
+                        "judge": {"model": "openai", "model_args": "model=gpt-4o"}}}}})
+    (cell,) = plan_cells(cfg, [], ["ultimatum_pair"], gpus_available=True)
+    assert cell.jobs[0].resources.num_gpus == 4 and cell.run_dir == "org_a__judge_gpt-4o__player_b_org_b/ultimatum_pair"
