@@ -71,15 +71,15 @@ class RunTally:
             self.update(invocation, 0, 0)
 
     def totals(self, committed: dict[str, tuple[int, int]] | None = None) -> tuple[int, int]:
-        """Sums over invocations. ``committed`` (the response cache's tallies of this run, written with its
-        answers) wins where it is further on: a killed invocation's last answers are in the cache before
-        they reach a record, and a resumed run will not pay for them again. Only invocations this file
-        registered count, so a deleted output folder starts from zero even with an old cache."""
-        merged = {k: (v[0], v[1]) for k, v in self.invocations.items()}
-        for inv, (calls, hits) in (committed or {}).items():
-            if inv in merged:
-                merged[inv] = (max(merged[inv][0], calls), max(merged[inv][1], hits))
-        return sum(v[0] for v in merged.values()), sum(v[1] for v in merged.values())
+        """Sums over invocations. ``committed`` (the response cache's tallies of this run, written in the
+        same transaction as its answers) wins wherever it has the invocation: it counts exactly the answers
+        a resume will reuse, where this file, written per record, can be behind them (answers cached after
+        the last record) or ahead (answers counted in a loop turn that a kill cut before its commit, which
+        a resume asks, and counts, again). Only invocations this file registered count, so a deleted output
+        folder starts from zero even with an old cache."""
+        found = committed or {}
+        merged = [found.get(inv, (calls, hits)) for inv, (calls, hits) in self.invocations.items()]
+        return sum(calls for calls, _ in merged), sum(hits for _, hits in merged)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

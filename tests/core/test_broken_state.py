@@ -197,3 +197,17 @@ def test_a_damaged_cache_entry_is_a_miss(tmp_path, caplog):
     assert set(found) == {"good"} and found["good"].text == "4" and found["good"].cached
     assert "unreadable entry" in caplog.text
     cache.close()
+
+
+def test_the_cache_committed_tally_wins_over_the_per_record_file(tmp_path):
+    """The file tally is written per record and can run ahead of what was committed (answers counted in a
+    loop turn that a kill cut short are asked, and counted, again on resume) or behind it; the tally
+    committed with the answers is exact, so it wins wherever it has the invocation."""
+    from vbench.samples_log import RunTally
+
+    tally = RunTally(tmp_path / "samples.jsonl", "spec")
+    tally.update("killed", 5, 1)  # one answer counted, then killed before its commit
+    tally.update("no-cache", 3, 0)  # an invocation run without a cache has no committed tally
+    committed = {"killed": (4, 1), "unregistered": (9, 9)}
+    assert tally.totals(committed) == (4 + 3, 1)
+    assert tally.totals() == (8, 1)
