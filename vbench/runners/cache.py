@@ -18,6 +18,7 @@ from vbench.types import Response
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
+_DAMAGE = re.compile(r"malformed|not a database|corrupt|quick_check|disk image", re.I)
 Tally = tuple[str, str, int, int]  # (run, invocation, model calls, cache hits)
 
 
@@ -29,7 +30,6 @@ class TallyKey:
     run: str
     invocation: str
     register: Callable[[], None] = field(default=lambda: None, compare=False)
-_DAMAGE = re.compile(r"malformed|not a database|corrupt|quick_check|disk image", re.I)
 
 
 class ResponseCache:

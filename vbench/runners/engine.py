@@ -81,8 +81,7 @@ class _CacheWriter:
         self.tally_key = tally_key
         self._pending: list[tuple[str, Response]] = []
         self._scheduled = False
-        self._registered = False
-        self._committed = (0, 0)  # (model calls, cache hits) last committed
+        self._committed = (0, 0)  # (model calls, cache hits) last committed; (0, 0): none yet
 
     def put(self, key: str, response: Response) -> None:
         if self.cache is None:
@@ -106,10 +105,9 @@ class _CacheWriter:
         tally = None
         counts = (self.stats.model_calls, self.stats.cache_hits)
         if self.tally_key is not None and counts != self._committed:
+            if self._committed == (0, 0):
+                self.tally_key.register()  # the invocation's first commit
             self._committed = counts
-            if not self._registered:
-                self.tally_key.register()
-                self._registered = True
             tally = (self.tally_key.run, self.tally_key.invocation, *counts)
         self.cache.put_many(items, tally)
 
