@@ -18,6 +18,12 @@ from vbench.images import ImageStore, default_store
 from vbench.types import Request, Response
 
 
+def model_name_of(args: Any, backend: str) -> str:
+    """A runner's model id from its arguments (also what ``vbench sweep`` names folders by, before any
+    runner is built)."""
+    return str(getattr(args, "pretrained", None) or getattr(args, "model", None) or backend)
+
+
 class RunnerArgs(BaseModel):
     """Base for each backend's ``--model_args`` schema (unknown keys are errors)."""
 
@@ -50,7 +56,7 @@ class Runner(ABC, Generic[ArgsT]):
     @property
     def model_name(self) -> str:
         """Human-readable model id (for results and the leaderboard)."""
-        return str(getattr(self.args, "pretrained", None) or getattr(self.args, "model", None) or self.backend)
+        return model_name_of(self.args, self.backend)
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """Everything about the model that changes its answers (never secrets, never batch size)."""

@@ -158,40 +158,29 @@ def _validated(model: str, model_args: str | dict[str, Any], backend: str | None
     return backend, validate_args(cls.Args, args, f"{what} {model} model_args")
 
 
-def _model_name(backend: str, parsed: Any) -> str:
-    """What the runner will call its model (``Runner.model_name``), from its validated args."""
-    return str(getattr(parsed, "pretrained", None) or getattr(parsed, "model", None) or backend)
-
-
 def _model_folder(entry: ModelEntry) -> tuple[str, Any, str]:
     """(backend, validated args, output folder name) of the cell's main model."""
     from vbench.evaluator import model_folder
+    from vbench.runners.base import model_name_of
 
     backend, parsed = _validated(entry.model, entry.model_args, entry.backend, "model")
-    return backend, parsed, model_folder({"default": _model_name(backend, parsed)})
+    return backend, parsed, model_folder({"default": model_name_of(parsed, backend)})
 
 
-def _task_folder(entry: ModelEntry, task: str, main_name: str) -> str:
-    """The folder `vbench eval` writes this cell to: the main model's, plus the roles the task plays."""
-    from vbench.evaluator import model_folder
-
-    names = {"default": main_name}
-    for role, spec in entry.model_roles.items():
-        if role in _task_roles(task):
-            names[role] = _model_name(*_validated(spec.model, spec.model_args, None, f"role {role}:"))
-    return model_folder(names)
+def _role_models(entry: ModelEntry) -> dict[str, tuple[str, Any]]:
+    """Each role's (backend, validated args), in role order: checked once per model entry."""
+    return {role: _validated(spec.model, spec.model_args, None, f"role {role}:")
+            for role, spec in sorted(entry.model_roles.items())}
 
 
-def _entry_resources(entry: ModelEntry, backend: str, parsed: Any, gpus_available: bool) -> Resources:
+def _entry_resources(entry: ModelEntry, backend: str, parsed: Any, roles: dict[str, tuple[str, Any]],
+                     gpus_available: bool) -> Resources:
     """The main model's resources plus those of every role played by another model (one process runs them all)."""
     if entry.resources is not None:
         return entry.resources
     total = default_resources(backend, parsed, gpus_available)
-    for role, spec in sorted(entry.model_roles.items()):
-        r_backend, r_parsed = _validated(spec.model, spec.model_args, None, f"role {role}:")
-        total = Resources(num_cpus=total.num_cpus,
-                          num_gpus=total.num_gpus + default_resources(r_backend, r_parsed, gpus_available).num_gpus)
-    return total
+    extra = sum(default_resources(r_backend, r_parsed, gpus_available).num_gpus for r_backend, r_parsed in roles.values())
+    return Resources(num_cpus=total.num_cpus, num_gpus=total.num_gpus + extra)
 
 
 def plan_cells(cfg: SweepConfig, models: list[str], tasks: list[str], gpus_available: bool = False) -> list[Cell]:
@@ -213,23 +202,24 @@ def plan_cells(cfg: SweepConfig, models: list[str], tasks: list[str], gpus_avail
     for label in models:
         entry = cfg.models.get(label) or ModelEntry(model=label)
         backend, parsed, folder = _model_folder(entry)
-        main_name = _model_name(backend, parsed)
+        roles = _role_models(entry)
         if folder in seen and seen[folder] != label:
             raise UsageError(f"models {seen[folder]!r} and {label!r} write the same folder {folder!r}")
         seen[folder] = label
-        resources = _entry_resources(entry, backend, parsed, gpus_available)
+        resources = _entry_resources(entry, backend, parsed, roles, gpus_available)
         _check_roles(entry, tasks)
         for task in tasks:
+            playing = [role for role in roles if role in _task_roles(task)]
             entry_t = cfg.tasks.get(task) or TaskEntry()
             gen = entry_t.gen_kwargs if entry_t.gen_kwargs is not None else cfg.gen_kwargs
             parse_gen_kwargs(gen)
             common: dict[str, Any] = dict(model=entry.model, model_args=entry.model_args, backend=entry.backend,
-                          task=task, **_roles_field(entry, task),
+                          task=task, **_roles_field(entry, playing),
                           task_args=entry_t.task_args, dataset=entry_t.dataset or cfg.dataset,
                           limit=entry_t.limit or cfg.limit, repeats=entry_t.repeats or cfg.repeats, seed=cfg.seed, batch_size=cfg.batch_size, gen_kwargs=gen)
             n = entry_t.shards or entry.shards or cfg.shards
             key = stable_hash({**common, "shards": n})
-            name, run_dir = f"{label}/{task}", f"{_task_folder(entry, task, main_name)}/{task}"
+            name, run_dir = f"{label}/{task}", f"{_task_folder(parsed, backend, roles, playing)}/{task}"
             shards: list[tuple[int, int] | None] = [(i, n) for i in range(1, n + 1)] if n > 1 else [None]
             jobs = [JobSpec(cell=name, cell_key=key, run_dir=run_dir, shard=s, resources=resources, **common)
                     for s in shards]
@@ -243,11 +233,21 @@ def _task_roles(task: str) -> tuple[str, ...]:
     return TASKS.get(TASKS.resolve(task)).roles
 
 
-def _roles_field(entry: ModelEntry, task: str) -> dict[str, Any]:
-    """The entry's roles that ``task`` has, for the job spec and its cell key (a sweep over several tasks
-    gives each the roles it plays); absent when none, so cell keys of sweeps without roles are unchanged."""
-    roles = {role: spec.model_dump() for role, spec in sorted(entry.model_roles.items()) if role in _task_roles(task)}
-    return {"model_roles": roles} if roles else {}
+def _roles_field(entry: ModelEntry, playing: list[str]) -> dict[str, Any]:
+    """The roles a task has of the entry's (``playing``), for the job spec and its cell key (a sweep over
+    several tasks gives each the roles it has); absent when none, so cell keys of sweeps without roles are
+    unchanged."""
+    return {"model_roles": {role: entry.model_roles[role].model_dump() for role in playing}} if playing else {}
+
+
+def _task_folder(parsed: Any, backend: str, roles: dict[str, tuple[str, Any]], playing: list[str]) -> str:
+    """The folder `vbench eval` writes a cell to: the main model's name, plus the roles the task has."""
+    from vbench.evaluator import model_folder
+    from vbench.runners.base import model_name_of
+
+    names = {"default": model_name_of(parsed, backend)}
+    names.update({role: model_name_of(roles[role][1], roles[role][0]) for role in playing})
+    return model_folder(names)
 
 
 def _check_roles(entry: ModelEntry, tasks: list[str]) -> None:
