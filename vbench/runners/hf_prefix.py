@@ -180,7 +180,7 @@ class _Row:
     real: torch.Tensor  # which columns of the processor's padded row hold tokens
     keys: np.ndarray
     runs: list[tuple[int, int]] | None
-    entry: PrefixEntry | None  # the stored entry sharing the longest prefix
+    entry: PrefixEntry | None  # the stored entry this row continues (longest such)
     common: int  # positions shared with it
     reuse: int  # positions taken from it
 
@@ -298,7 +298,7 @@ class PrefixReuse:
             cols = torch.cat([prompt_mask[i].nonzero().squeeze(1), generated]).to(layers[0][0].device)
             kv = [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in layers]
             nbytes = sum(t.numel() * t.element_size() for pair in kv for t in pair)
-            if r.entry is not None and r.common >= r.entry.prompt_len:
-                self.store.discard(r.entry)  # this turn continues that one's prompt: it will not be asked again
+            if r.entry is not None:  # lookup returns only entries this turn continues: not asked again
+                self.store.discard(r.entry)
             self.store.put(PrefixEntry(np.concatenate([r.keys, np.asarray(gen[:n_gen], dtype=np.int64)]), kv,
                                        len(r.keys), nbytes))
