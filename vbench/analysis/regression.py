@@ -100,6 +100,14 @@ def member_jackknife_cov(exog: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.n
     return (g - 1) / g * dev.T @ dev, g
 
 
+def _unidentified(k: int, unit: str) -> tuple[np.ndarray, str, str]:
+    """(covariance, cov_type, method) of a delete-one-``unit`` jackknife with a rank-deficient refit: no
+    SEs at all, rather than a sandwich that runs small with few clusters."""
+    return (np.full((k, k), np.nan), "none",
+            f"no SEs: the delete-one-{unit} jackknife is not identified (leaving out one {unit} leaves a "
+            "rank-deficient design)")
+
+
 def ols(y: Values, X: Mapping[str, Values],
         clusters: Keys | None = None, *, crossed: Pairs | None = None,
         robust: bool = False, unit: str | None = None, pair_cov: PairCov = "jackknife",
@@ -158,8 +166,7 @@ def ols(y: Values, X: Mapping[str, Values],
             cov_type = "member-jackknife"
             method = "delete-one-image jackknife (an image leaves in both roles), t(G-1)"
             if np.isnan(cov).all():
-                cov_type, method = "none", ("no SEs: the delete-one-image jackknife is not identified (leaving "
-                                            "out one image leaves a rank-deficient design)")
+                cov, cov_type, method = _unidentified(exog.shape[1], "image")
     elif cluster_codes is not None:
         groups = np.unique(cluster_codes[keep], return_inverse=True)[1]
         g = int(groups.max()) + 1
@@ -172,9 +179,7 @@ def ols(y: Values, X: Mapping[str, Values],
                 cov_type, method = "cluster-jk", "delete-one-cluster jackknife (statsmodels cluster-jk), t(G-1)"
             except ValueError:  # a cluster holds all the variation of a regressor: leaving it out is not identified
                 fit = model.fit()
-                cov_type, method = "none", ("no SEs: the delete-one-cluster jackknife is not identified (leaving "
-                                            "out one cluster leaves a rank-deficient design)")
-                cov = np.full((exog.shape[1], exog.shape[1]), np.nan)
+                cov, cov_type, method = _unidentified(exog.shape[1], "cluster")
         else:
             fit, method = model.fit(), "OLS, classical SEs (fewer than 3 clusters: no robust SEs)"
     elif robust:
