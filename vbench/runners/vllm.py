@@ -154,6 +154,11 @@ async def _all(coros: list[Awaitable[T]]) -> list[T]:
             task.cancel()  # a no-op for the finished ones
 
 
+def _rejected(exc: BaseException) -> Response:
+    """The Response of a request vLLM rejected (too long, too many images): that request fails, not the run."""
+    return Response.failure(f"vllm: {type(exc).__name__}: {ve.first_line(exc)}")
+
+
 class VLLMRunner(Runner[VLLMArgs]):
     backend = "vllm"
     Args = VLLMArgs
@@ -220,7 +225,7 @@ class VLLMRunner(Runner[VLLMArgs]):
     def _gen_response(self, res: Any) -> Response:
         """A ``RequestOutput`` (or the exception that rejected the request) → the Response."""
         if isinstance(res, BaseException):
-            return Response.failure(f"vllm: {type(res).__name__}: {ve.first_line(res)}")
+            return _rejected(res)
         self.prefix_cache.add(res)
         c = res.outputs[0]
         n_out = len(c.token_ids or [])
@@ -244,7 +249,7 @@ class VLLMRunner(Runner[VLLMArgs]):
         lps: dict[str, float] = {}
         for variant, res in scored:
             if isinstance(res, BaseException):
-                return Response.failure(f"vllm: {type(res).__name__}: {ve.first_line(res)}")
+                return _rejected(res)
             self.prefix_cache.add(res)
             try:
                 lps[variant] = continuation_logprob(res.prompt_token_ids, res.prompt_logprobs, list(self._ids(variant)))
