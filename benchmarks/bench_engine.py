@@ -10,9 +10,11 @@
 (c) Single-turn overhead: aggressiveness_rating on 200 images with the tiny random LLaVA, steady part
     only: time inside ``Scheduler.run`` minus the model load (timed around ``HFRunner._load``), against
     a bare transformers loop over the same images, 16 images per ``generate`` (same prompts, 2 new tokens,
-    first-step log-probs), timed after its model load. Each side runs in fresh processes (two each,
-    interleaved): once one thread has run torch's OpenMP kernels, another thread gets a second team of
-    OpenMP threads, so measuring both sides in one process slows whichever runs second. vbench runs at
+    first-step log-probs), timed after its model load. Each side runs in its own long-lived process
+    (once one thread has run torch's OpenMP kernels, another thread gets a second team of OpenMP threads,
+    so measuring both sides in one process slows whichever runs second); the orchestrator alternates
+    them run by run (ABBA) and reports the median ratio of neighbouring runs, which cancels the
+    machine's drift over seconds. vbench runs at
     --batch_size 32: a rating and its choice over the same messages share one generate, so 32 requests
     = 16 images per forward pass.
 (d) API throughput: 1,000 single-request episodes through ``Scheduler.run`` at concurrency 64 against a
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,11 +92,14 @@ def client_a(url: str, tmp: Path) -> dict[str, Any]:
             "requests": res.counts.model_calls, "code": vbench.__file__, "cpu": CPU[-1]}
 
 
-def client_c(tmp: Path, which: str) -> dict[str, Any]:
-    """One side of figure (c) in a fresh process: ``vbench`` (the engine drives the hf runner from its
-    batch thread) or ``bare`` (a plain loop on the main thread). Separate processes, because once one
-    thread has run torch's OpenMP kernels a second thread gets its own team of OpenMP threads, and two
-    teams on two cores would make whichever runs second look slow."""
+def client_c(tmp: Path, which: str) -> None:
+    """One side of figure (c), kept alive: ``vbench`` (the engine drives the hf runner from its batch
+    thread) or ``bare`` (a plain loop on the main thread). After setup and a warm run it times one run per
+    ``run`` line on stdin and prints it, so the orchestrator can alternate the sides run by run: the
+    machine's speed drifts over seconds, and a ratio of neighbouring runs cancels the drift where a ratio
+    of separate batches of runs does not. Separate processes, because once one thread has run torch's
+    OpenMP kernels a second thread gets its own team of OpenMP threads, and two teams on two cores would
+    make whichever side runs second look slow."""
     from vbench.data.synthetic import build_synthetic_avatars
     from vbench.evaluator import evaluate
     from vbench.runners import hf
@@ -103,31 +109,75 @@ def client_c(tmp: Path, which: str) -> dict[str, Any]:
     model = build_tiny_llava(tmp / "tiny")
     if which == "bare":
         bare_loop(model, data, 16)  # warm
-        return {"times": [bare_loop(model, data, 16) for _ in range(2)]}
-    spans = _timed_scheduler()
-    loads: list[float] = []
-    orig_load = hf.HFRunner._load
 
-    def load(self):
-        t = time.perf_counter()
-        first = self._model is None
-        orig_load(self)
-        if first:
-            loads.append(time.perf_counter() - t)
+        def once(rep: int) -> float:
+            return bare_loop(model, data, 16)
+    else:
+        spans = _timed_scheduler()
+        loads: list[float] = []
+        orig_load = hf.HFRunner._load
 
-    hf.HFRunner._load = load
-    evaluate(model="hf", model_args=f"pretrained={model},device=cpu", tasks="aggressiveness_rating",
-             dataset=str(data), use_cache=False, output_path=tmp / "warm", show_progress=False)  # images stored
-    vb: list[float] = []
-    for rep in range(2):
-        spans.clear()
-        loads.clear()
-        res = evaluate(model="hf", model_args=f"pretrained={model},device=cpu", tasks="aggressiveness_rating",
-                       dataset=str(data), batch_size=32, use_cache=False, output_path=tmp / f"o{rep}",
-                       show_progress=False)["aggressiveness_rating"]
-        assert res.counts.n_ok == 200, res.counts
-        vb.append(spans[-1] - sum(loads))
-    return {"times": vb}
+        def load(self):
+            t = time.perf_counter()
+            first = self._model is None
+            orig_load(self)
+            if first:
+                loads.append(time.perf_counter() - t)
+
+        hf.HFRunner._load = load
+        evaluate(model="hf", model_args=f"pretrained={model},device=cpu", tasks="aggressiveness_rating",
+                 dataset=str(data), use_cache=False, output_path=tmp / "warm", show_progress=False)  # images stored
+
+        def once(rep: int) -> float:
+            spans.clear()
+            loads.clear()
+            res = evaluate(model="hf", model_args=f"pretrained={model},device=cpu", tasks="aggressiveness_rating",
+                           dataset=str(data), batch_size=32, use_cache=False, output_path=tmp / f"o{rep}",
+                           show_progress=False)["aggressiveness_rating"]
+            assert res.counts.n_ok == 200, res.counts
+            return spans[-1] - sum(loads)
+    print("ready", flush=True)
+    for rep, line in enumerate(sys.stdin):
+        if line.strip() != "run":
+            break
+        print(json.dumps(once(rep)), flush=True)
+
+
+def fig_c(code: Path, tmp: Path, pairs: int) -> dict[str, Any]:
+    """Alternate the two sides run by run (ABBA), one long-lived process each; pair neighbouring runs."""
+    env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{ROOT}" if code != ROOT else str(ROOT)}
+    procs = {}
+    for side in ("c-vbench", "c-bare"):
+        (tmp / side).mkdir(parents=True, exist_ok=True)
+        procs[side] = subprocess.Popen([sys.executable, str(HERE), "--client", side, "--tmp", str(tmp / side)],
+                                       env=env, cwd=str(code), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, text=True)
+    try:
+        for side, proc in procs.items():
+            assert proc.stdout is not None
+            while (line := proc.stdout.readline()) and line.strip() != "ready":
+                pass
+            if not line:
+                raise RuntimeError(f"client {side} under {code} exited during setup")
+
+        def one(side: str) -> float:
+            proc = procs[side]
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("run\n")
+            proc.stdin.flush()
+            return float(proc.stdout.readline())
+
+        times: dict[str, list[float]] = {"c-vbench": [], "c-bare": []}
+        for i in range(pairs):
+            order = ("c-vbench", "c-bare") if i % 2 == 0 else ("c-bare", "c-vbench")
+            for side in order:
+                times[side].append(one(side))
+        return times
+    finally:
+        for proc in procs.values():
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=120)
 
 
 def bare_loop(model_dir: Path, data: Path, per_batch: int) -> float:
@@ -248,14 +298,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", type=Path, help="another checkout (e.g. the lockstep engine) measured beside")
     ap.add_argument("--figs", default="abcd")
+    ap.add_argument("--c-pairs", type=int, default=12, help="(c): neighbouring vbench/bare run pairs")
     ap.add_argument("--client", help=argparse.SUPPRESS)
     ap.add_argument("--url", default="", help=argparse.SUPPRESS)
     ap.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.client:
         a.tmp.mkdir(parents=True, exist_ok=True)
-        out = {"a": lambda: client_a(a.url, a.tmp), "c-vbench": lambda: client_c(a.tmp, "vbench"),
-               "c-bare": lambda: client_c(a.tmp, "bare"), "d": lambda: client_d(a.url, a.tmp)}[a.client]()
+        if a.client.startswith("c-"):
+            client_c(a.tmp, a.client[2:])
+            return
+        out = {"a": lambda: client_a(a.url, a.tmp), "d": lambda: client_d(a.url, a.tmp)}[a.client]()
         import vbench
 
         print(json.dumps({**out, "code": vbench.__file__}))
@@ -285,14 +338,13 @@ def main() -> None:
                       f"{r['resent']} re-sent on re-run (concurrency {r['concurrency']}; target <= it)")
         if "c" in a.figs:
             for name, code in codes:
-                runs: dict[str, list[float]] = {"c-vbench": [], "c-bare": []}
-                for rep in range(2):  # interleaved processes, best of all: the machine is shared
-                    for side in runs:
-                        runs[side] += _client(code, side, "", tmp / f"c-{name}-{side}-{rep}")["times"]
+                runs = fig_c(code, tmp / f"c-{name}", a.c_pairs)
+                ratios = [v / b for v, b in zip(runs["c-vbench"], runs["c-bare"])]
                 vb, bare = min(runs["c-vbench"]), min(runs["c-bare"])
-                print(f"(c) {name:<8} 200 images, steady part (best of 4, two processes each): vbench "
-                      f"--batch_size 32 {vb:.2f} s; bare 16-image loop {bare:.2f} s -> {vb / bare:.2f}x "
-                      f"(target <= 1.2); runs {runs}")
+                print(f"(c) {name:<8} 200 images, steady part, {a.c_pairs} neighbouring pairs (ABBA): vbench "
+                      f"--batch_size 32 / bare 16-image loop, median of pair ratios {statistics.median(ratios):.2f}x "
+                      f"(target <= 1.2); best {vb:.2f} / {bare:.2f} s -> {vb / bare:.2f}x; "
+                      f"runs {({k: [round(t, 3) for t in v] for k, v in runs.items()})}")
         if "d" in a.figs:
             with server_process("--latency", "0.1") as url:
                 for name, code in codes:

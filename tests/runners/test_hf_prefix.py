@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from vbench.runners.hf import HFArgs, HFRunner
-from vbench.runners.hf_prefix import PrefixEntry, PrefixStore, reuse_blocker
+from vbench.runners.hf_prefix import BatchKV, PrefixEntry, PrefixStore, reuse_blocker
 from vbench.types import GenParams, ImagePart, Message, Request
 
 MODELS = ["tiny_llava", "tiny_qwen2vl"]
@@ -156,7 +156,8 @@ def test_edited_history_reuses_only_up_to_the_edit(model_fixture, request, store
 
 
 def _entry(n: int, nbytes: int) -> PrefixEntry:
-    return PrefixEntry(keys=np.arange(n, dtype=np.int64) + 1000 * nbytes, kv=[], prompt_len=n - 2, nbytes=nbytes)
+    return PrefixEntry(keys=np.arange(n, dtype=np.int64) + 1000 * nbytes, prompt_len=n - 2,
+                       batch=BatchKV([], nbytes, rows=1))
 
 
 def test_store_is_a_byte_bounded_lru():
@@ -174,12 +175,59 @@ def test_store_is_a_byte_bounded_lru():
     assert len(store) == 2 and store.bytes == 102 + 103
     longest, length = store.lookup(np.concatenate([d.keys[:3], [-5]]))
     assert longest is d and length == 3
-    e = PrefixEntry(keys=np.arange(6, dtype=np.int64) + 7000, kv=[], prompt_len=4, nbytes=10)  # 2 generated
+    e = PrefixEntry(keys=np.arange(6, dtype=np.int64) + 7000, prompt_len=4, batch=BatchKV([], 10, rows=1))  # 2 generated
     store.put(e)
     assert store.lookup(np.concatenate([e.keys[:5], [-5]])) == (e, 5)  # runs into e's answer: reused
     assert store.lookup(np.concatenate([e.keys[:4], [-5]])) == (e, 4)  # e's prompt, then other words: reused
     assert store.lookup(e.keys[:4]) == (None, 0)  # e's prompt asked again (another episode): recomputed
     assert store.lookup(np.concatenate([e.keys[:3], [-5, -6]])) == (None, 0)  # part of e's prompt only
+
+
+def test_lookup_finds_the_continuation_among_many_prompts_of_one_length():
+    """Entries are indexed by their prompt: thousands of single-turn prompts of one length, a few of other
+    lengths, and the longest continuation still wins; equal matches go to the least recently used."""
+    store = PrefixStore(max_bytes=10**9)
+    rng = np.random.default_rng(0)
+    many = [PrefixEntry(rng.integers(0, 500, 12), 10, BatchKV([], 1, rows=1)) for _ in range(3000)]
+    for e in many:
+        store.put(e)
+    target = many[1234]
+    short = PrefixEntry(target.keys[:6].copy(), 5, BatchKV([], 1, rows=1))  # an earlier turn, shorter prompt
+    store.put(short)
+    asked = np.concatenate([target.keys[:11], [-9, -9]])  # repeats target's prompt, 1 answer token, goes on
+    assert store.lookup(asked) == (target, 11)
+    twin = PrefixEntry(np.concatenate([target.keys[:10], [7, 7]]), 10, BatchKV([], 1, rows=1))  # same prompt
+    store.put(twin)
+    assert store.lookup(np.concatenate([target.keys[:10], [-9]])) == (target, 10)  # tie: least recently used
+    assert store.lookup(np.concatenate([target.keys[:10], [-9]])) == (twin, 10)  # target was just used
+    store.discard(target)
+    store.discard(twin)
+    assert store.lookup(asked) == (short, 6)
+
+
+def test_rows_of_one_batch_share_its_bytes_and_are_compacted_under_pressure():
+    """Entries over one generate's cache copy nothing; its bytes count once while any row is stored, and
+    when the budget is exceeded the rows still stored get their own copies before anything is evicted."""
+    torch.manual_seed(0)
+    layers = [(torch.randn(4, 2, 10, 3), torch.randn(4, 2, 10, 3)) for _ in range(2)]  # 4 rows, 10 positions
+    batch = BatchKV.of(layers)
+    cols = [np.array([2, 3, 4, 7]), np.array([0, 1, 5, 6, 8]), np.array([9]), np.array([1, 2])]
+    entries = [PrefixEntry(np.arange(len(c), dtype=np.int64) + 100 * i, 1, batch, i, c) for i, c in enumerate(cols)]
+    store = PrefixStore(max_bytes=batch.nbytes)
+    for e in entries:
+        store.put(e)
+    assert store.bytes == batch.nbytes and len(store) == 4  # one batch, counted once
+    for e in entries[1:]:
+        store.discard(e)
+    assert store.bytes == batch.nbytes  # entry 0 still pins the batch
+    expected = [(k[0][:, cols[0]], v[0][:, cols[0]]) for k, v in layers]
+    small = BatchKV.of([(k[:1, :, :3], v[:1, :, :3]) for k, v in layers])
+    store.put(PrefixEntry(np.arange(3, dtype=np.int64) + 900, 1, small))
+    assert store.evictions == 0 and len(store) == 2  # compaction made room: nothing was evicted
+    assert entries[0].batch is not batch and store.bytes == entries[0].batch.nbytes + small.nbytes
+    for layer, (k, v) in enumerate(expected):
+        got_k, got_v = entries[0].layer(layer, 4)
+        assert torch.equal(got_k, k) and torch.equal(got_v, v)
 
 
 def test_a_store_too_small_for_every_conversation_still_gives_the_same_tokens(tiny_llava, store):

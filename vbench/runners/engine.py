@@ -196,7 +196,9 @@ class Engine:
         """Responses to one yield (same order): cache hits at once, misses from their runners. ``order``
         (the episode's position in the run, its step) places its requests within a batch runner's round."""
         runners = [self.runner_for(r.role) for r in reqs]
-        keys = [r.cache_key(self._fingerprint(run)) for r, run in zip(reqs, runners)]
+        # the content hash serves the cache only: without one, no request pays for it
+        keys = ([r.cache_key(self._fingerprint(run)) for r, run in zip(reqs, runners)] if self.cache is not None
+                else [""] * len(reqs))
         hits = self.cache.get_many(list(set(keys))) if self.cache is not None else {}
         self.stats.requests += len(reqs)
         out: list[Response | None] = [hits.get(k) for k in keys]

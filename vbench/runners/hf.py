@@ -71,6 +71,7 @@ class HFRunner(Runner[HFArgs]):
         self._proc: Any = None
         self._device: str | None = None
         self._variant_cache: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        self._next_reads: dict[tuple[str, ...], tuple[list[str], list[int]]] = {}
         self._prompt_cache: dict[str, str] = {}  # chat (images as placeholders) -> template text
         self._prefix: PrefixReuse | None = None  # once loaded, when on and the model allows it
 
@@ -183,11 +184,12 @@ class HFRunner(Runner[HFArgs]):
         # A choose request with the same messages as a generate request reads its options from that
         # generation's first-step logits: the same next-token distribution, one forward pass fewer.
         first_gen: dict[str, int] = {}
+        chats = [_messages_key(req) for req in requests]
         for i, req in enumerate(requests):
             if req.kind == "generate":
-                first_gen.setdefault(_messages_key(req), i)
-        fused = {i: first_gen[_messages_key(req)] for i, req in enumerate(requests)
-                 if req.kind == "choose" and _messages_key(req) in first_gen and self._single_token(req.options)}
+                first_gen.setdefault(chats[i], i)
+        fused = {i: first_gen[chats[i]] for i, req in enumerate(requests)
+                 if req.kind == "choose" and chats[i] in first_gen and self._single_token(req.options)}
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, req in enumerate(requests):
             if i in fused:
@@ -280,11 +282,24 @@ class HFRunner(Runner[HFArgs]):
         probs, mass = pool_option_probs(self._exclusive(options, lps), options)
         return Response(probs=probs, option_mass=mass, method="logprobs")
 
+    def _next_token_reads(self, options: tuple[str, ...]) -> tuple[list[str], list[int]]:
+        """The variants a fused choice reads and their token ids: the first variant of each distinct id, in
+        variant order, which is all ``exclusive_logprobs`` keeps of single-token variants (none is a proper
+        prefix of another), so pooling these directly gives the same floats. Memoised per option set."""
+        reads = self._next_reads.get(options)
+        if reads is None:
+            firsts: dict[int, str] = {}
+            for v, ids in self._variant_ids(options).items():
+                if len(ids) == 1:
+                    firsts.setdefault(ids[0], v)
+            reads = self._next_reads[options] = (list(firsts.values()), list(firsts))
+        return reads
+
     def _probs_from_next(self, req: Request, next_lp_row) -> Response:
-        single = [(v, ids[0]) for v, ids in self._variant_ids(req.options).items() if len(ids) == 1]
-        values = next_lp_row[[i for _, i in single]].tolist() if single else []  # one gather, not one per variant
-        lps = {v: float(x) for (v, _), x in zip(single, values)}
-        return self._pooled(req.options, lps)
+        variants, ids = self._next_token_reads(req.options)
+        values = next_lp_row[ids].tolist() if ids else []  # one gather, not one per variant
+        probs, mass = pool_option_probs(zip(variants, values), req.options)
+        return Response(probs=probs, option_mass=mass, method="logprobs")
 
     def _choose(self, reqs: list[Request]) -> list[Response]:
         import torch

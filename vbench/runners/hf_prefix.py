@@ -40,11 +40,43 @@ def image_key(digest: str) -> int:
 
 
 @dataclass
+class BatchKV:
+    """The past key/values one ``generate`` left, per layer (rows, heads, positions, head_dim), shared by
+    the entries of its rows: storing a row copies nothing, and the whole batch's bytes count against the
+    budget while any of its rows is stored (under pressure the store compacts it first, see ``put``)."""
+    layers: list[tuple[torch.Tensor, torch.Tensor]]
+    nbytes: int
+    rows: int
+    users: int = 0
+
+    @classmethod
+    def of(cls, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> "BatchKV":
+        nbytes = sum(t.numel() * t.element_size() for pair in layers for t in pair)
+        return cls(layers, nbytes, layers[0][0].shape[0] if layers else 1)
+
+
+@dataclass(eq=False)
 class PrefixEntry:
     keys: np.ndarray  # int64 position keys of the cached positions
-    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer (heads, len(keys), head_dim)
     prompt_len: int  # positions that were prompt; the rest was generated
-    nbytes: int
+    batch: BatchKV
+    row: int = 0  # this entry's row of the batch
+    cols: np.ndarray | None = None  # the batch positions holding ``keys``, in order (None: the first len(keys))
+    used: int = 0  # the store's clock when last stored or looked up
+
+    def layer(self, index: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of layer ``index`` at the first ``n`` positions, each (heads, n, head_dim)."""
+        k, v = self.batch.layers[index]
+        if self.cols is None:
+            return k[self.row, :, :n], v[self.row, :, :n]
+        cols = torch.as_tensor(self.cols[:n], device=k.device)
+        return k[self.row].index_select(1, cols), v[self.row].index_select(1, cols)
+
+    def compacted(self) -> BatchKV:
+        """This entry's own copy of its positions (one row, nothing else pinned)."""
+        n = len(self.keys)
+        return BatchKV.of([(k.unsqueeze(0).clone(), v.unsqueeze(0).clone())
+                           for k, v in (self.layer(i, n) for i in range(len(self.batch.layers)))])
 
 
 class PrefixStore:
@@ -54,6 +86,10 @@ class PrefixStore:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._entries: OrderedDict[int, PrefixEntry] = OrderedDict()
+        # prompt length -> prompt keys' bytes -> entries: a lookup hashes one prefix per stored prompt length
+        # instead of comparing against every entry (a long single-turn run stores thousands of one length)
+        self._by_prompt: dict[int, dict[bytes, list[PrefixEntry]]] = {}
+        self._clock = 0  # when each entry was last stored or looked up: ties go to the least recent
         self.evictions = 0
 
     def __len__(self) -> int:
@@ -68,36 +104,82 @@ class PrefixStore:
         never depends on which other episodes this process happened to run before it (resume, shards,
         ``--limit``)."""
         best, best_len = None, 0
-        for entry in self._entries.values():
-            if len(keys) <= entry.prompt_len:
+        for length, group in self._by_prompt.items():
+            if length >= len(keys):
                 continue
-            n = min(len(entry.keys), len(keys))
-            if n <= best_len:
-                continue
-            same = entry.keys[:n] == keys[:n]
-            common = n if same.all() else int(same.argmin())
-            if common >= entry.prompt_len and common > best_len:
-                best, best_len = entry, common
+            for entry in group.get(keys[:length].tobytes(), ()):
+                n = min(len(entry.keys), len(keys))
+                same = entry.keys[length:n] == keys[length:n]
+                common = n if same.all() else length + int(same.argmin())
+                if common > best_len or (common == best_len and best is not None and entry.used < best.used):
+                    best, best_len = entry, common
         if best is not None:
             self._entries.move_to_end(id(best))
+            self._touch(best)
         return best, best_len
 
+    def _touch(self, entry: PrefixEntry) -> None:
+        self._clock += 1
+        entry.used = self._clock
+
+    def _index(self, entry: PrefixEntry) -> list[PrefixEntry]:
+        group = self._by_prompt.setdefault(entry.prompt_len, {})
+        return group.setdefault(entry.keys[:entry.prompt_len].tobytes(), [])
+
+    def _forget(self, entry: PrefixEntry) -> None:
+        self._release(entry)
+        group = self._by_prompt[entry.prompt_len]
+        prompt = entry.keys[:entry.prompt_len].tobytes()
+        group[prompt].remove(entry)
+        if not group[prompt]:
+            del group[prompt]
+            if not group:
+                del self._by_prompt[entry.prompt_len]
+
+    def _hold(self, entry: PrefixEntry) -> None:
+        if entry.batch.users == 0:
+            self.bytes += entry.batch.nbytes
+        entry.batch.users += 1
+
+    def _release(self, entry: PrefixEntry) -> None:
+        entry.batch.users -= 1
+        if entry.batch.users == 0:
+            self.bytes -= entry.batch.nbytes
+
     def put(self, entry: PrefixEntry) -> None:
-        if entry.nbytes > self.max_bytes:
+        if entry.batch.nbytes > self.max_bytes and entry.batch.rows > 1 and entry.batch.layers:
+            entry.batch, entry.row, entry.cols = entry.compacted(), 0, None  # a batch over budget: this row alone
+        if entry.batch.nbytes > self.max_bytes:
             return
         self._entries[id(entry)] = entry
-        self.bytes += entry.nbytes
+        self._index(entry).append(entry)
+        self._touch(entry)
+        self._hold(entry)
+        if self.bytes > self.max_bytes:
+            self._compact()
         while self.bytes > self.max_bytes:
             _, old = self._entries.popitem(last=False)
-            self.bytes -= old.nbytes
+            self._forget(old)
             if not self.evictions:
                 log.info("prefix cache full (%.0f MB): the least recently used prefixes are dropped; a budget "
                          "that holds every conversation in flight keeps reuse", self.max_bytes / 2**20)
             self.evictions += 1
 
+    def _compact(self) -> None:
+        """Before anything is evicted, batches that only some stored rows still use give back the rest:
+        each of those rows gets its own copy."""
+        for entry in list(self._entries.values()):
+            if entry.batch.users < entry.batch.rows and entry.batch.layers:
+                own = entry.compacted()
+                self._release(entry)
+                entry.batch, entry.row, entry.cols = own, 0, None
+                self._hold(entry)
+            if self.bytes <= self.max_bytes:
+                return
+
     def discard(self, entry: PrefixEntry) -> None:
         if self._entries.pop(id(entry), None) is not None:
-            self.bytes -= entry.nbytes
+            self._forget(entry)
 
 
 def reuse_blocker(model: Any) -> str | None:
@@ -123,14 +205,14 @@ def reuse_blocker(model: Any) -> str | None:
     return None
 
 
-def position_keys(ids: torch.Tensor, image_token_id: int | None,
+def position_keys(ids: np.ndarray, image_token_id: int | None,
                   digests: Sequence[str]) -> tuple[np.ndarray, list[tuple[int, int]] | None]:
     """Token ids with every image placeholder run keyed by its image; also each image's (start, end).
 
     If placeholder runs do not map one to one onto the images (adjacent images without a separator),
     every placeholder takes a key over all of the row's images and the runs are None.
     """
-    keys = ids.cpu().numpy().astype(np.int64)
+    keys = np.array(ids, dtype=np.int64)  # a copy: image runs are overwritten below
     if image_token_id is None or not digests:
         return keys, []
     is_img = keys == image_token_id
@@ -177,7 +259,7 @@ class PrefillStats:
 
 @dataclass
 class _Row:
-    real: torch.Tensor  # which columns of the processor's padded row hold tokens
+    real: np.ndarray  # which columns of the processor's padded row hold tokens (bool)
     keys: np.ndarray
     runs: list[tuple[int, int]] | None
     entry: PrefixEntry | None  # the stored entry this row continues (longest such)
@@ -200,13 +282,13 @@ class PrefixReuse:
 
     def generate(self, inputs: dict, digests: list[list[str]], gen_kwargs: dict) -> tuple[Any, int]:
         """``model.generate`` over ``inputs`` (left-padded processor output); returns (output, prompt width)."""
-        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        ids = inputs["input_ids"].cpu().numpy()
+        mask = inputs["attention_mask"].cpu().numpy().astype(bool)
         rows = []
         for i in range(len(ids)):
-            real = mask[i].bool()
-            keys, runs = position_keys(ids[i][real], self.image_token_id, digests[i])
+            keys, runs = position_keys(ids[i][mask[i]], self.image_token_id, digests[i])
             entry, common = self.store.lookup(keys)
-            rows.append(_Row(real, keys, runs, entry, common, reusable_length(common, keys, runs)))
+            rows.append(_Row(mask[i], keys, runs, entry, common, reusable_length(common, keys, runs)))
         # The batched prefill spans the longest new part whatever the cache boundary, so no row reuses more
         # than the boundary that keeps the layout as wide as plain left padding: the rest is free to recompute.
         boundary = max(len(r.keys) for r in rows) - max(len(r.keys) - r.reuse for r in rows)
@@ -229,6 +311,8 @@ class PrefixReuse:
 
     # -- building the batch -----------------------------------------------------------------------
     def _layout(self, inputs: dict, rows: list[_Row], p_max: int, width: int) -> dict:
+        if p_max == 0:  # nothing reused: the layout is the processor's own left padding
+            return {key: inputs[key] for key in _PER_POSITION if key in inputs}
         layout = {}
         for key in _PER_POSITION:
             if key not in inputs:
@@ -237,7 +321,7 @@ class PrefixReuse:
             fill = self.pad_token_id if key == "input_ids" else 0
             dst = torch.full((len(rows), width), fill, dtype=src.dtype, device=src.device)
             for i, r in enumerate(rows):
-                vals = src[i][r.real]
+                vals = src[i][torch.from_numpy(r.real).to(src.device)]
                 dst[i, p_max - r.reuse:p_max] = vals[:r.reuse]
                 dst[i, width - (len(r.keys) - r.reuse):] = vals[r.reuse:]
             layout[key] = dst
@@ -274,31 +358,29 @@ class PrefixReuse:
         if not reused:
             return DynamicCache(config=self.model.config)
         data = []
-        for layer, (k0, v0) in enumerate(reused[0][2].kv):
-            k = k0.new_zeros((len(rows), k0.shape[0], p_max, k0.shape[2]))
-            v = v0.new_zeros((len(rows), v0.shape[0], p_max, v0.shape[2]))
+        for layer, (k0, v0) in enumerate(reused[0][2].batch.layers):
+            k = k0.new_zeros((len(rows), k0.shape[1], p_max, k0.shape[3]))
+            v = v0.new_zeros((len(rows), v0.shape[1], p_max, v0.shape[3]))
             for i, n, entry in reused:
-                k[i, :, p_max - n:] = entry.kv[layer][0][:, :n]
-                v[i, :, p_max - n:] = entry.kv[layer][1][:, :n]
+                k[i, :, p_max - n:], v[i, :, p_max - n:] = entry.layer(layer, n)
             data.append((k, v))
         return DynamicCache(ddp_cache_data=data, config=self.model.config)
 
     # -- keeping what was computed ----------------------------------------------------------------
     def _store(self, rows: list[_Row], prompt_mask: torch.Tensor, new_tokens: torch.Tensor, cache) -> None:
-        layers = [(layer.keys, layer.values) for layer in cache.layers]
-        cached_len = layers[0][0].shape[2]
+        """Every row's prompt and answer positions become an entry over the batch's cache (no copy)."""
+        batch = BatchKV.of([(layer.keys, layer.values) for layer in cache.layers])
+        cached_len = batch.layers[0][0].shape[2]
         width = prompt_mask.shape[1]
         eos = self.model.generation_config.eos_token_id
-        eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        eos = list(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        mask = prompt_mask.cpu().numpy().astype(bool)
+        new = new_tokens.cpu().numpy().astype(np.int64)
+        ended = np.isin(new, eos)
         for i, r in enumerate(rows):
-            gen = new_tokens[i].tolist()
-            n_gen = next((j + 1 for j, t in enumerate(gen) if t in eos), len(gen))
+            n_gen = int(ended[i].argmax()) + 1 if ended[i].any() else new.shape[1]
             n_gen = min(n_gen, cached_len - width)
-            generated = torch.arange(width, width + n_gen, device=prompt_mask.device)
-            cols = torch.cat([prompt_mask[i].nonzero().squeeze(1), generated]).to(layers[0][0].device)
-            kv = [(k[i].index_select(1, cols), v[i].index_select(1, cols)) for k, v in layers]
-            nbytes = sum(t.numel() * t.element_size() for pair in kv for t in pair)
+            cols = np.concatenate([np.flatnonzero(mask[i]), np.arange(width, width + n_gen)])
             if r.entry is not None:  # lookup returns only entries this turn continues: not asked again
                 self.store.discard(r.entry)
-            self.store.put(PrefixEntry(np.concatenate([r.keys, np.asarray(gen[:n_gen], dtype=np.int64)]), kv,
-                                       len(r.keys), nbytes))
+            self.store.put(PrefixEntry(np.concatenate([r.keys, new[i, :n_gen]]), len(r.keys), batch, i, cols))
