@@ -41,9 +41,6 @@ class Scheduler:
         self.tally_key = tally_key  # calls and hits are committed with the cached answers
         self.stats = SchedulerStats()
 
-    def runner_for(self, role: str) -> Runner:
-        return self._engine().runner_for(role)
-
     def _engine(self) -> Engine:
         return Engine(self.runners, self.cache, self.gen_overrides, self.max_live, self.spec_hash,
                       self.task_name, self.progress, self.in_order, self.stats, self.tally_key)
