@@ -230,6 +230,21 @@ def test_rows_of_one_batch_share_its_bytes_and_are_compacted_under_pressure():
         assert torch.equal(got_k, k) and torch.equal(got_v, v)
 
 
+def test_rows_that_end_early_store_only_the_positions_written(tiny_llava, store):
+    """The static cache is sized for the longest answer allowed; rows that all stop at once leave most
+    of it unwritten, and the store keeps (and counts) only the positions written."""
+    runner = _runner(tiny_llava, store, 64)
+    model = runner._model
+    model.generation_config.eos_token_id = list(range(model.config.text_config.vocab_size))  # any token ends
+    req = Request(messages=tuple(_opening(store, 0)), gen=GenParams(max_tokens=256, temperature=0.0, seed=0))
+    width = runner._encode([req])["input_ids"].shape[1]
+    assert runner.run([req])[0].ok
+    assert runner._prefix is not None
+    (entry,) = runner._prefix.store._entries.values()
+    assert entry.batch.layers[0][0].shape[2] == width == len(entry.keys)
+    assert runner._prefix.store.bytes == entry.batch.nbytes
+
+
 def test_a_store_too_small_for_every_conversation_still_gives_the_same_tokens(tiny_llava, store):
     small = _runner(tiny_llava, store, 1)
     small._prefix.store.max_bytes = 60_000  # about one conversation of the tiny model
@@ -250,7 +265,7 @@ def test_models_whose_cache_is_not_plain_full_attention_fall_back():
 
     cfg = MistralConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                         num_attention_heads=2, num_key_value_heads=1, sliding_window=8)
-    assert "DynamicSlidingWindowLayer" in (reuse_blocker(MistralForCausalLM(cfg)) or "")
+    assert "SlidingWindowLayer" in (reuse_blocker(MistralForCausalLM(cfg)) or "")
     cfg.sliding_window = None
     assert reuse_blocker(MistralForCausalLM(cfg)) is None
 

@@ -5,16 +5,18 @@ recomputing it makes turn ``t`` cost ``t`` turns. Here every generated row leave
 (prompt + generated tokens) in a byte-bounded LRU store, keyed by its *position keys*: the token ids,
 with each image placeholder replaced by a key derived from the image's sha256 (same text, other image:
 no match). A later request that continues a stored conversation (its keys repeat the stored prompt and
-go on) reuses the longest such prefix; only the rest is prefilled, all rows of a batch together, through ``generate(cache=...)``:
+go on) reuses the longest such prefix; only the rest is prefilled, all rows of a batch together,
+through ``generate(cache=...)``:
 
     row layout: [pad][reused prefix p_i][pad][new tokens s_i]  (prefix right-aligned at Pmax, rows left-padded)
 
-The cache holds the reused prefixes (zeros under the pads, masked); position ids come from the model's own
-``_prepare_position_ids_for_generation`` over the full layout (holes skipped, Qwen2-VL's M-RoPE
-included), so a row sees the same positions, keys and values as without reuse and its tokens do not
-depend on the store (up to float rounding of the split prefill). Models whose cache is not a plain
-full-attention ``DynamicCache`` (sliding windows, linear attention) or whose processor emits image
-inputs this module cannot split per image fall back to no reuse (one debug line says why).
+The cache (a ``StaticCache`` sized for prompt and answer: decoding writes in place rather than
+re-concatenating every layer each step) holds the reused prefixes (zeros under the pads, masked);
+position ids come from the model's own ``_prepare_position_ids_for_generation`` over the full layout
+(holes skipped, Qwen2-VL's M-RoPE included), so a row sees the same positions, keys and values as
+without reuse and its tokens do not depend on the store (up to float rounding of the split prefill).
+Models whose cache is not plain full attention (sliding windows, linear attention) or whose processor
+emits image inputs this module cannot split per image fall back to no reuse (one debug line says why).
 """
 from __future__ import annotations
 
@@ -184,8 +186,8 @@ class PrefixStore:
 
 def reuse_blocker(model: Any) -> str | None:
     """Why this model's generation cannot continue exactly from stored prefixes (None: it can)."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
+    from transformers import StaticCache
+    from transformers.cache_utils import StaticLayer
 
     if getattr(model.config, "is_encoder_decoder", False):
         return "encoder-decoder model"
@@ -196,10 +198,10 @@ def reuse_blocker(model: Any) -> str | None:
     if "position_ids" not in inspect.signature(model.forward).parameters:
         return "the model's forward takes no position_ids"
     try:
-        layers = DynamicCache(config=model.config).layers
-    except Exception as exc:  # an architecture DynamicCache cannot describe
-        return f"DynamicCache(config) fails: {type(exc).__name__}"
-    odd = {type(layer).__name__ for layer in layers if type(layer) is not DynamicLayer}
+        layers = StaticCache(config=model.config, max_cache_len=1).layers
+    except Exception as exc:  # an architecture StaticCache cannot describe
+        return f"StaticCache(config) fails: {type(exc).__name__}"
+    odd = {type(layer).__name__ for layer in layers if type(layer) is not StaticLayer}
     if odd:
         return f"cache layers other than full attention ({', '.join(sorted(odd))})"
     return None
@@ -300,7 +302,7 @@ class PrefixReuse:
         layout.update(self._new_images(inputs, rows, digests))
         layout["position_ids"] = self.model._prepare_position_ids_for_generation(
             layout["input_ids"], {**layout, **{k: inputs[k] for k in ("image_grid_thw",) if k in inputs}})
-        cache = self._cache(rows, p_max)
+        cache = self._cache(rows, p_max, width + int(gen_kwargs["max_new_tokens"]))
         with torch.inference_mode():
             out = self.model.generate(**layout, cache=cache, **{**gen_kwargs, "return_dict_in_generate": True})
         self._store(rows, layout["attention_mask"], out.sequences[:, width:], cache)
@@ -351,26 +353,32 @@ class PrefixReuse:
             out["image_sizes"] = inputs["image_sizes"][torch.tensor(keep, device=inputs["image_sizes"].device)]
         return out
 
-    def _cache(self, rows: list[_Row], p_max: int):
-        from transformers import DynamicCache
+    def _cache(self, rows: list[_Row], p_max: int, capacity: int):
+        """A ``StaticCache`` holding the reused prefixes: sized once for prompt and answer, so decoding
+        writes each step in place instead of re-concatenating every layer's growing keys and values."""
+        from transformers import StaticCache
 
+        cache = StaticCache(config=self.model.config, max_cache_len=capacity)
         reused = [(i, r.reuse, r.entry) for i, r in enumerate(rows) if r.reuse > 0 and r.entry is not None]
         if not reused:
-            return DynamicCache(config=self.model.config)
-        data = []
+            return cache
         for layer, (k0, v0) in enumerate(reused[0][2].batch.layers):
             k = k0.new_zeros((len(rows), k0.shape[1], p_max, k0.shape[3]))
             v = v0.new_zeros((len(rows), v0.shape[1], p_max, v0.shape[3]))
             for i, n, entry in reused:
                 k[i, :, p_max - n:], v[i, :, p_max - n:] = entry.layer(layer, n)
-            data.append((k, v))
-        return DynamicCache(ddp_cache_data=data, config=self.model.config)
+            cache.update(k, v, layer)
+        return cache
 
     # -- keeping what was computed ----------------------------------------------------------------
     def _store(self, rows: list[_Row], prompt_mask: torch.Tensor, new_tokens: torch.Tensor, cache) -> None:
-        """Every row's prompt and answer positions become an entry over the batch's cache (no copy)."""
-        batch = BatchKV.of([(layer.keys, layer.values) for layer in cache.layers])
-        cached_len = batch.layers[0][0].shape[2]
+        """Every row's prompt and answer positions become an entry over the batch's cache (no copy, unless
+        the rows ended so early that most of the preallocated positions were never written)."""
+        cached_len = int(cache.get_seq_length())
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        if layers and layers[0][0].shape[2] - cached_len > layers[0][0].shape[2] // 8:
+            layers = [(k[:, :, :cached_len].clone(), v[:, :, :cached_len].clone()) for k, v in layers]
+        batch = BatchKV.of(layers)
         width = prompt_mask.shape[1]
         eos = self.model.generation_config.eos_token_id
         eos = list(eos if isinstance(eos, list) else [eos] if eos is not None else [])
