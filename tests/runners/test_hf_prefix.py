@@ -230,15 +230,19 @@ def test_rows_of_one_batch_share_its_bytes_and_are_compacted_under_pressure():
         assert torch.equal(got_k, k) and torch.equal(got_v, v)
 
 
-def test_rows_that_end_early_store_only_the_positions_written(tiny_llava, store):
-    """The static cache is sized for the longest answer allowed; rows that all stop at once leave most
-    of it unwritten, and the store keeps (and counts) only the positions written."""
+def test_rows_that_end_early_store_only_the_positions_written(tiny_llava, store, prefill_log):
+    """A continued turn decodes into a cache sized for the longest answer allowed; rows that all stop at
+    once leave most of it unwritten, and the store keeps (and counts) only the positions written."""
     runner = _runner(tiny_llava, store, 64)
+    history = _opening(store, 0)
+    first = runner.run([_request(history, seed=0, temperature=0.0)])[0]
+    _continue(history, first.text, 1)
     model = runner._model
     model.generation_config.eos_token_id = list(range(model.config.text_config.vocab_size))  # any token ends
-    req = Request(messages=tuple(_opening(store, 0)), gen=GenParams(max_tokens=256, temperature=0.0, seed=0))
+    req = Request(messages=tuple(history), gen=GenParams(max_tokens=256, temperature=0.0, seed=1))
     width = runner._encode([req])["input_ids"].shape[1]
     assert runner.run([req])[0].ok
+    assert _reused(prefill_log()[-1]) > 0  # the second turn continued the first from the store
     assert runner._prefix is not None
     (entry,) = runner._prefix.store._entries.values()
     assert entry.batch.layers[0][0].shape[2] == width == len(entry.keys)

@@ -10,7 +10,7 @@ through ``generate(cache=...)``:
 
     row layout: [pad][reused prefix p_i][pad][new tokens s_i]  (prefix right-aligned at Pmax, rows left-padded)
 
-The cache (a ``StaticCache`` sized for prompt and answer: decoding writes in place rather than
+The cache (a ``StaticCache`` sized for prompt and answer, so decoding writes in place rather than
 re-concatenating every layer each step) holds the reused prefixes (zeros under the pads, masked);
 position ids come from the model's own ``_prepare_position_ids_for_generation`` over the full layout
 (holes skipped, Qwen2-VL's M-RoPE included), so a row sees the same positions, keys and values as
@@ -355,13 +355,16 @@ class PrefixReuse:
 
     def _cache(self, rows: list[_Row], p_max: int, capacity: int):
         """A ``StaticCache`` holding the reused prefixes: sized once for prompt and answer, so decoding
-        writes each step in place instead of re-concatenating every layer's growing keys and values."""
-        from transformers import StaticCache
+        writes each step in place instead of re-concatenating every layer's growing keys and values.
+        With nothing reused (a first turn, a single-turn request) it is the ``DynamicCache`` plain
+        generation uses: a prompt prefilled whole may then take attention's causal fast path, which
+        an explicit mask over positions not yet written (a preallocated cache's) rules out."""
+        from transformers import DynamicCache, StaticCache
 
-        cache = StaticCache(config=self.model.config, max_cache_len=capacity)
         reused = [(i, r.reuse, r.entry) for i, r in enumerate(rows) if r.reuse > 0 and r.entry is not None]
         if not reused:
-            return cache
+            return DynamicCache(config=self.model.config)
+        cache = StaticCache(config=self.model.config, max_cache_len=capacity)
         for layer, (k0, v0) in enumerate(reused[0][2].batch.layers):
             k = k0.new_zeros((len(rows), k0.shape[1], p_max, k0.shape[3]))
             v = v0.new_zeros((len(rows), v0.shape[1], p_max, v0.shape[3]))
