@@ -376,7 +376,7 @@ class PrefixReuse:
     # -- keeping what was computed ----------------------------------------------------------------
     def _store(self, rows: list[_Row], prompt_mask: torch.Tensor, new_tokens: torch.Tensor, cache) -> None:
         """Every row's prompt and answer positions become an entry over the batch's cache (no copy, unless
-        the rows ended so early that most of the preallocated positions were never written)."""
+        the rows ended so early that more than an eighth of a preallocated cache was never written)."""
         cached_len = int(cache.get_seq_length())
         layers = [(layer.keys, layer.values) for layer in cache.layers]
         if layers and layers[0][0].shape[2] - cached_len > layers[0][0].shape[2] // 8:
