@@ -57,7 +57,7 @@ def test_a_rater_rates_every_image_in_the_browser(built_avatars, tmp_path, brows
             if browser.find_elements(By.ID, "done"):
                 break
             img = browser.find_element(By.ID, "item-image")
-            wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img))
+            wait.until(lambda d, img=img: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img))
             key = browser.find_element(By.ID, "item").get_attribute("value")
             seen.append(key)
             if key.startswith("check-"):

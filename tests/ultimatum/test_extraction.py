@@ -58,7 +58,7 @@ def test_labelled_set_is_large_and_varied():
 
 
 def test_original_turns_all_right():
-    for key, (n, wrong) in _score(_original()).items():
+    for _key, (_n, wrong) in _score(_original()).items():
         assert not wrong, "\n".join(wrong)
 
 

@@ -41,7 +41,7 @@ def test_build_corpus_layout_and_corrupt_images(built_corpus, shots, embedder):
     ids = c.items["id"]
     assert len(set(ids)) == 40 and "zz_garbage.png" not in ids
     # row i of embeddings is item i: re-embed two items from their source files and compare
-    meta = {json.loads(l)["file_name"]: json.loads(l) for l in (shots / "metadata.jsonl").read_text().splitlines()}
+    meta = {json.loads(line)["file_name"]: json.loads(line) for line in (shots / "metadata.jsonl").read_text().splitlines()}
     for i in (0, 27):
         item = c.items[i]
         want = embedder.embed_images([Image.open(shots / item["id"]).convert("RGB")])[0]
@@ -117,7 +117,7 @@ def test_plain_folder_platform_from_subfolders(tmp_path, shots, embedder):
 
 
 def test_decode_rejects_garbage():
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):  # PIL.UnidentifiedImageError
         decode({"bytes": b"nope", "path": None})
     with pytest.raises(ValueError):
         decode({"bytes": None, "path": None})
