@@ -82,7 +82,7 @@ def test_release_workflow_uses_trusted_publishing_on_tags():
     assert any(str(s.get("uses", "")).startswith("pypa/gh-action-pypi-publish") for s in publish["steps"])
     assert not any("password" in (s.get("with") or {}) for s in publish["steps"])  # no stored token
     checks = yaml.safe_load((ROOT / ".github/workflows/checks.yml").read_text())
-    assert any("ruff check vbench" in str(s.get("run", "")) for s in checks["jobs"]["ruff"]["steps"])
+    assert any(str(s.get("run", "")).strip() == "ruff check ." for s in checks["jobs"]["ruff"]["steps"])
 
 
 def test_ruff_passes_with_the_chosen_rules():

@@ -39,7 +39,7 @@ def _classes(registry, base: type) -> list[type]:
 
 def test_ci_runs_ruff_and_mypy_before_the_tests():
     steps = [line.split("#")[0].strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
-    assert steps.index("ruff check vbench") < steps.index("python -m pytest -q")
+    assert steps.index("ruff check .") < steps.index("python -m pytest -q")
     assert steps.index("mypy") < steps.index("python -m pytest -q")
     checks = yaml.safe_load((ROOT / ".github/workflows/checks.yml").read_text())
     assert any(str(s.get("run", "")).strip() == "mypy" for s in checks["jobs"]["mypy"]["steps"])
