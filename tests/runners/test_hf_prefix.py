@@ -274,6 +274,21 @@ def test_models_whose_cache_is_not_plain_full_attention_fall_back():
     assert reuse_blocker(MistralForCausalLM(cfg)) is None
 
 
+def test_a_static_cache_that_counts_non_zero_keys_is_refused(monkeypatch):
+    """transformers < 5.4 measured a StaticCache by its non-zero keys; the zeros under reused prefixes' pads
+    would shift every later position, so reuse is refused there."""
+    from transformers import MistralConfig, MistralForCausalLM
+    from transformers.cache_utils import StaticLayer
+
+    model = MistralForCausalLM(MistralConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+                                             num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                             sliding_window=None))
+    assert reuse_blocker(model) is None
+    monkeypatch.setattr(StaticLayer, "get_seq_length",  # the older rule, as transformers 4.57-5.3 had it
+                        lambda self: self.keys[0, 0].any(dim=-1).sum() if self.is_initialized else 0)
+    assert "counts non-zero keys" in (reuse_blocker(model) or "")
+
+
 def test_a_model_that_cannot_continue_from_the_store_generates_without_it(tiny_llava, store, monkeypatch, caplog):
     runner, plain = _runner(tiny_llava, store, 64), _runner(tiny_llava, store, 0)
 

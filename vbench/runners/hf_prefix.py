@@ -204,6 +204,13 @@ def reuse_blocker(model: Any) -> str | None:
     odd = {type(layer).__name__ for layer in layers if type(layer) is not StaticLayer}
     if odd:
         return f"cache layers other than full attention ({', '.join(sorted(odd))})"
+    # Reused prefixes are written with zeros under their pads; a StaticCache that infers its length from
+    # non-zero keys (transformers < 5.4) would then misplace every later position.
+    probe = StaticCache(config=model.config, max_cache_len=2)
+    zeros = torch.zeros((1, 1, 1, 1))
+    probe.update(zeros, zeros, 0)
+    if int(probe.get_seq_length()) != 1:
+        return "this transformers' StaticCache counts non-zero keys, not written positions (needs >= 5.4)"
     return None
 
 
